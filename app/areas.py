@@ -56,7 +56,9 @@ def find_areas(text: str) -> list[StatedArea]:
     for m in AREA_RE.finditer(folded):
         unit = m["unit"]
         value = float(m["num"]) * (10000 if m["wan"] else 1) * UNITS[unit]
-        approx = bool(m["approx"] and "约" in m["approx"]) or "约" in folded[max(0, m.start() - 2) : m.start()]
+        approx = (
+            bool(m["approx"] and "约" in m["approx"]) or "约" in folded[max(0, m.start() - 2) : m.start()]
+        )
         found.append(
             StatedArea(
                 raw=text[m.start() : m.end()].strip(),

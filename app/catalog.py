@@ -107,6 +107,11 @@ class Zone(Strict):
     level: Level
     level_zh: str | None = Field(default=None, description="the level word as the text uses it")
     parent: str | None = None
+    role: Literal["part", "within"] = Field(
+        default="part",
+        description="part: one of the pieces the parent is divided into (their areas add up to the parent's); "
+        "within: lies inside the parent without dividing it (a base in a 科技城, a 发展统筹区 in a 片区)",
+    )
     counties: list[County] = []
     area: Area | None = None
     area_variants: list[Area] = Field(default=[], description="other statements of the area (annex, table)")

@@ -17,7 +17,12 @@ DIRECTIONS = {
     "东南": "southeast", "西南": "southwest", "东北": "northeast", "西北": "northwest",
 }  # fmt: skip
 
-ROUTE_TYPES = {"国道": "national_road", "省道": "provincial_road", "县道": "county_road", "乡道": "township_road"}
+ROUTE_TYPES = {
+    "国道": "national_road",
+    "省道": "provincial_road",
+    "县道": "county_road",
+    "乡道": "township_road",
+}
 ROUTE_LETTER = {"national_road": "G", "provincial_road": "S", "county_road": "X", "township_road": "Y"}
 LETTER_KIND = {"G": "national_road", "S": "provincial_road", "X": "county_road", "Y": "township_road"}
 
@@ -51,20 +56,65 @@ _SUFFIX_KINDS: list[tuple[str, tuple[str, ...]]] = [
     ("railway", ("铁路", "铁路线", "号线")),
     ("ridge", ("山脊线", "山脊")),
     ("mountain_foot", ("山体山脚", "山脚", "山麓")),
-    ("expressway", ("高速", "高速公路", "高速复线", "西复线", "东复线", "复线", "绕城公路", "快速路", "环线")),
+    (
+        "expressway",
+        ("高速", "高速公路", "高速复线", "西复线", "东复线", "复线", "绕城公路", "快速路", "环线"),
+    ),
     ("road", ("大道", "大街", "公路", "支路", "路", "街", "巷", "弄", "道", "线")),
     ("canal", ("运河", "渠")),
     ("river", ("江", "河", "溪", "川", "浦", "港")),
     ("water", ("湖", "水库", "海", "湾", "塘")),
-    ("landmark", (
-        "大学", "学院", "校区", "学校", "中学", "小学", "驾校", "纪念馆", "博物馆", "火车站", "高铁站", "站",
-        "机场", "码头", "公园", "广场", "医院", "大厦", "寺", "塔", "大桥", "桥", "沙", "坞", "洲", "岛",
-    )),
+    (
+        "landmark",
+        (
+            "大学",
+            "学院",
+            "校区",
+            "学校",
+            "中学",
+            "小学",
+            "驾校",
+            "纪念馆",
+            "博物馆",
+            "火车站",
+            "高铁站",
+            "站",
+            "机场",
+            "码头",
+            "公园",
+            "广场",
+            "医院",
+            "大厦",
+            "寺",
+            "塔",
+            "大桥",
+            "桥",
+            "沙",
+            "坞",
+            "洲",
+            "岛",
+        ),
+    ),
     ("scenic_boundary", ("风景名胜区", "风景区", "景区", "度假区", "旅游区", "保护区", "湿地")),
-    ("zone_ref", (
-        "单元", "片区", "区块", "小镇", "新城", "科技城", "园区", "产业园", "科技园", "开发区", "高新区",
-        "新区", "CBD", "基地",
-    )),
+    (
+        "zone_ref",
+        (
+            "单元",
+            "片区",
+            "区块",
+            "小镇",
+            "新城",
+            "科技城",
+            "园区",
+            "产业园",
+            "科技园",
+            "开发区",
+            "高新区",
+            "新区",
+            "CBD",
+            "基地",
+        ),
+    ),
     ("admin_boundary", ("街道", "区", "县", "市", "镇", "乡", "村")),
     ("mountain", ("山", "峰", "岭", "岗", "尖", "顶")),
 ]
@@ -72,18 +122,26 @@ _SUFFIX_KINDS: list[tuple[str, tuple[str, ...]]] = [
 _ADMIN_LINE = re.compile(
     r"^(?P<unit>.+?)(?P<side>东南|西南|东北|西北|东|南|西|北)?侧?(?P<word>镇界|县界|区界|市界|乡界|省界|街道界|行政界线?|边界线?|界线|界)$"
 )
-_SIDE_SUFFIX = re.compile(r"^(?P<core>.+?)(?P<side>东南|西南|东北|西北|东|南|西|北)侧(?P<rest>山体山脚|山脚|山麓)?$")
+_SIDE_SUFFIX = re.compile(
+    r"^(?P<core>.+?)(?P<side>东南|西南|东北|西北|东|南|西|北)侧(?P<rest>山体山脚|山脚|山麓)?$"
+)
 _OFFSET = re.compile(
     r"^(?P<core>.+?)以(?P<side>东南|西南|东北|西北|东|南|西|北)(?:(?P<num>\d+(?:\.\d+)?)\s*(?P<unit>米|m|公里|千米|km))?(?:范围|区域)?$"
 )
-_DISTRICT = re.compile(r"^(?P<unit>[\u4e00-\u9fff]{1,4}?(?:自治县|区|县|市))(?P<rest>[\u4e00-\u9fffA-Za-z0-9].+)$")
+_DISTRICT = re.compile(
+    r"^(?P<unit>[\u4e00-\u9fff]{1,4}?(?:自治县|区|县|市))(?P<rest>[\u4e00-\u9fffA-Za-z0-9].+)$"
+)
 _NOT_DISTRICT = (
     "园区", "片区", "城区", "景区", "社区", "小区", "新区", "开发区", "高新区", "风景区", "度假区", "保护区",
     "功能区", "厂区", "校区", "市区", "街区", "湾区", "港区", "矿区", "山区", "旅游区", "核心区", "示范区",
 )  # fmt: skip
-_TOWN = re.compile(r"^(?P<town>[\u4e00-\u9fff]{1,5}?(?:街道|镇|乡))(?P<village>[\u4e00-\u9fff]{1,4}?村)?(?P<rest>.+)$")
+_TOWN = re.compile(
+    r"^(?P<town>[\u4e00-\u9fff]{1,5}?(?:街道|镇|乡))(?P<village>[\u4e00-\u9fff]{1,4}?村)?(?P<rest>.+)$"
+)
 _NOT_TOWN = ("小镇", "茶镇", "特色镇")
-_CODE = re.compile(r"^(?P<letter>[GSXYC])\s*(?P<num>\d{1,4})\s*(?P<type>国道|省道|县道|乡道|高速公路|高速)?$", re.I)
+_CODE = re.compile(
+    r"^(?P<letter>[GSXYC])\s*(?P<num>\d{1,4})\s*(?P<type>国道|省道|县道|乡道|高速公路|高速)?$", re.I
+)
 _NUM_ROUTE = re.compile(r"^(?P<num>\d{1,4})\s*(?P<type>国道|省道|县道|乡道)$")
 _CODE_THEN_NAME = re.compile(r"^(?P<code>[GS]\d{1,4})\s*(?P<name>[\u4e00-\u9fff]+(?:高速公路|高速))$")
 _TYPE_FIRST = re.compile(r"^(?P<type>国道|省道|县道|乡道)(?P<name>[\u4e00-\u9fff].*)$")

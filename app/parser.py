@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from app.areas import StatedArea, find_areas
@@ -41,15 +42,19 @@ _START_AFTER_WORDS = (
 )  # fmt: skip
 _CHAIN_SEPARATORS = "—-~、"
 _CONJUNCTIONS = ("以及", "和", "及", "与", "并")
-_TRAILING = re.compile(r"(?:一线|为界|为止|止|所围合?的?(?:区域|范围)?|围合的?(?:区域|范围)?|之间|范围|区域)+$")
+_TRAILING = re.compile(
+    r"(?:一线|为界|为止|止|所围合?的?(?:区域|范围)?|围合的?(?:区域|范围)?|之间|范围|区域)+$"
+)
 _LABEL = re.compile(r"^(?:——|—|-)*\s*(?:规划四至|四至范围|四至|规划范围|空间范围|范围|其中)?\s*[：:]?\s*")
 _NAME_RE = re.compile(
-    r"^(?P<name>[^，。；：\s]{0,30}?(?:片区[一二三四五六七八九十\d]*|区块|单元|小镇|茶镇|园区|产业园|科技园|"
-    r"核心区|科技城|芯城|新城|区域|基地|CBD|走廊|廊道|片|园|城|区|镇))"
-    r"(?=$|将|为|以|位于|规划|面积|约|总|占地|\d)"
+    r"^(?P<name>[^，。；：、\s]{0,30}?(?:片区[一二三四五六七八九十\d]*|区块|单元|小镇|茶镇|园区|产业园|科技园|集群|"
+    r"核心区|科技城|芯城|新城|区域|基地|CBD|走廊|廊道|片|园|城|区|镇)(?:（[^）]{1,8}）)?)"
+    r"(?=$|将|为|以|位于|包括|包含|分为|规划|面积|约|总|占地|\d)"
 )
-_MEMBERSHIP = re.compile(r"^(?:包括|包含|分为?|辖|共|含|主要覆盖|覆盖)")
-_LEAD_NOISE = re.compile(r"^[\d\s]+(?=[\u4e00-\u9fff])|^(?:高标准|高水平|高质量|加快|全力|积极)?(?:建设|打造|推进)")
+_MEMBERSHIP = re.compile(r"^(?:包括|包含|分为?|辖|共|含|主要覆盖|覆盖|临近|靠近|紧邻|毗邻|邻近|地处|处于)")
+_LEAD_NOISE = re.compile(
+    r"^[\d\s]+(?=[\u4e00-\u9fff])|^(?:高标准|高水平|高质量|加快|全力|积极)?(?:建设|打造|推进)|^(?:本轮|本次|本规划)"
+)
 
 
 @dataclass
@@ -212,6 +217,23 @@ def find_clauses(f: Folded) -> list[Clause]:
         close = m.end() if form != "direction" else end
         clauses.append(Clause(start, close, sides, feats, strong, form, f.source(start, close)))
 
+    # 'X以东': the zone lies east of X, so X bounds its west side
+    covered = [(c.start, c.end) for c in clauses]
+    for a, b in _phrases(s, 0, len(s), seps="，。；、："):
+        lead = len(s[a:b]) - len(s[a:b].lstrip())
+        a += lead
+        m = HALF_PLANE_RE.match(s[a:b].strip())
+        if not m or depth[a] > 0 or any(x <= a < y for x, y in covered) or "位于" in s[max(0, a - 2) : b]:
+            continue
+        feats = make_feature(f.source(a, a + m.end("obj")), m["obj"])
+        for ft in feats:
+            ft.qualifiers["relation"] = "half_plane"
+            if m["num"]:
+                ft.qualifiers["offset_m"] = float(m["num"])
+        side = OPPOSITE[DIRECTIONS[m["dir"]]]
+        clauses.append(Clause(a, b, [side], feats, True, "half_plane", f.source(a, b)))
+    clauses.sort(key=lambda c: c.start)
+
     # weak verbs (北临) count only in a sentence that also has a strong direction clause
     kept = []
     for c in clauses:
@@ -262,7 +284,11 @@ def _split_conjunctions(s: str, a: int, b: int) -> list[tuple[int, int]]:
         idx = piece.find(conj)
         while idx > 0:
             left, right = piece[:idx].strip(), piece[idx + len(conj) :].strip()
-            if len(right) >= 2 and kind_of(clean_name(left.split("（")[0])) != "other" and "（" not in right[:1]:
+            if (
+                len(right) >= 2
+                and kind_of(clean_name(left.split("（")[0])) != "other"
+                and "（" not in right[:1]
+            ):
                 cut = a + idx
                 return [(a, cut), *_split_conjunctions(s, cut + len(conj), b)]
             idx = piece.find(conj, idx + 1)
@@ -330,10 +356,10 @@ def _assemble(f: Folded, clauses: list[Clause]) -> ParseResult:
     return res
 
 
-def _phrases(s: str, a: int, b: int) -> list[tuple[int, int]]:
+def _phrases(s: str, a: int, b: int, seps: str = "，。；：") -> list[tuple[int, int]]:
     out, start = [], a
     for i in range(a, b):
-        if s[i] in "，。；：":
+        if s[i] in seps:
             if s[start:i].strip():
                 out.append((start, i))
             start = i + 1
@@ -342,17 +368,28 @@ def _phrases(s: str, a: int, b: int) -> list[tuple[int, int]]:
     return out
 
 
-def _phrase_info(phrase: str) -> dict[str, Any]:
-    """What one header phrase says: a name, an alias (为…), a locator (位于…), an area, or nothing useful."""
-    p = clean_name(_LEAD_NOISE.sub("", _LABEL.sub("", phrase.strip())))
+def _phrase_info(phrase: str, offset: int = 0, f: Folded | None = None) -> dict[str, Any]:
+    """What one header phrase says: a name, an alias (为…), a locator (位于…), an area, or nothing useful.
+
+    `offset` is where the phrase starts in `f.text`; areas come back with offsets and raw words of `f`.
+    """
+    stripped = phrase.lstrip()
+    p1 = _LABEL.sub("", stripped)
+    p0 = _LEAD_NOISE.sub("", p1)
+    base = offset + len(phrase) - len(p0)  # only a prefix was removed
     info: dict[str, Any] = {}
-    if not p:
+    if not p0.strip():
         return info
-    areas = find_areas(p)
+    areas = find_areas(p0)
+    p = p0
     if areas:
-        info["area"] = areas[0]
-        p = p[: areas[0].start].strip()
-        p = re.sub(r"(?:总|规划|占地|用地)?面积(?:约为|约|为)?$|约$", "", p).strip()
+        a = areas[0]
+        start, end = base + a.start, base + a.end
+        raw = f.source(start, end).strip() if f is not None else a.raw
+        info["area"] = replace(a, start=start, end=end, raw=raw)
+        p = p0[: a.start]
+        p = re.sub(r"(?:总|规划|占地|用地)?面积(?:约为|约|为)?\s*$|约\s*$", "", p)
+    p = clean_name(p)
     if _MEMBERSHIP.match(p):
         info["membership"] = True
         return info
@@ -398,7 +435,7 @@ def _part_break(s: str, a: int, b: int, header: bool = False) -> int | None:
 
 def _fill_header(res: ParseResult, f: Folded, a: int, b: int) -> None:
     for pa, pb in _phrases(f.text, a, b):
-        info = _phrase_info(f.text[pa:pb])
+        info = _phrase_info(f.text[pa:pb], pa, f)
         if "name" in info and res.zone is None:
             res.zone = info["name"]
         if "area" in info and (res.area is None or info["area"].total):
@@ -409,7 +446,7 @@ def _fill_header(res: ParseResult, f: Folded, a: int, b: int) -> None:
 
 def _read_preamble(part: Part, f: Folded, a: int, b: int) -> None:
     for pa, pb in _phrases(f.text, a, b):
-        info = _phrase_info(f.text[pa:pb])
+        info = _phrase_info(f.text[pa:pb], pa, f)
         if "name" in info and part.name is None:
             part.name = info["name"]
         if "alias" in info:
@@ -427,26 +464,8 @@ def _read_between(part: Part, f: Folded, a: int, b: int) -> None:
         info = _phrase_info(phrase)
         if "area" in info and part.area is None:
             part.area = info["area"]
-        elif _half_plane(part, f, pa, pb):
-            continue
-        elif BOUNDARY_WORDS.search(phrase):
+        elif BOUNDARY_WORDS.search(phrase) and not HALF_PLANE_RE.match(phrase.strip()):
             part.other.append(f.source(pa, pb).strip())
-
-
-def _half_plane(part: Part, f: Folded, a: int, b: int) -> bool:
-    """'X以东' outside a direction clause: the zone lies east of X, so X bounds its west side."""
-    phrase = f.text[a:b].strip()
-    m = HALF_PLANE_RE.match(phrase)
-    if not m or phrase.startswith("位于"):
-        return False
-    side = OPPOSITE[DIRECTIONS[m["dir"]]]
-    feats = make_feature(f.source(a, b).strip(), m["obj"])
-    for ft in feats:
-        if m["num"]:
-            ft.qualifiers["offset_m"] = float(m["num"])
-        ft.qualifiers["relation"] = "half_plane"
-    part.clauses.append(Clause(a, b, [side], feats, True, "half_plane", f.source(a, b)))
-    return True
 
 
 def _read_tail(part: Part, f: Folded, a: int, b: int) -> None:
@@ -455,7 +474,7 @@ def _read_tail(part: Part, f: Folded, a: int, b: int) -> None:
         info = _phrase_info(phrase)
         if "area" in info and part.area is None:
             part.area = info["area"]
-        elif not info.get("prose") and _half_plane(part, f, pa, pb):
+        elif info.get("prose") and HALF_PLANE_RE.match(phrase.strip()):
             continue
         elif info.get("prose") and BOUNDARY_WORDS.search(phrase) and not _MEMBERSHIP.match(phrase):
             part.other.append(f.source(pa, pb).strip())
@@ -466,22 +485,26 @@ def _read_trailer(res: ParseResult, f: Folded, a: int, b: int) -> None:
     last = res.parts[-1]
     # split the trailer into sentences; the first belongs to the last part, later named ones are new parts
     bounds = [a] + [i + 1 for i in range(a, b) if s[i] in "。；"] + [b]
-    for i, (sa, sb) in enumerate(zip(bounds, bounds[1:], strict=False)):
+    for i, (sa, sb) in enumerate(itertools.pairwise(bounds)):
         if sa >= sb:
             continue
-        infos = [(pa, pb, _phrase_info(s[pa:pb])) for pa, pb in _phrases(s, sa, sb)]
-        if i > 0 and any("name" in inf for *_, inf in infos) and any("area" in inf for *_, inf in infos):
+        infos = [(pa, pb, _phrase_info(s[pa:pb], pa, f)) for pa, pb in _phrases(s, sa, sb)]
+        if i > 0 and any("name" in inf and "area" in inf for *_, inf in infos):
             p = Part(start=sa, end=sb)
             _read_preamble(p, f, sa, sb)
             res.parts.append(p)
             continue
         for pa, pb, inf in infos:
-            if "area" in inf:
+            if "area" in inf and (
+                inf.get("membership") or inf.get("name") not in (None, last.name, res.zone)
+            ):
+                res.ignored.append(f.source(pa, pb).strip())
+            elif "area" in inf:
                 if inf["area"].total or (len(res.parts) > 1 and last.area is not None):
                     res.area = res.area if res.area and not inf["area"].total else inf["area"]
                 elif last.area is None:
                     last.area = inf["area"]
-            elif i == 0 and _half_plane(last, f, pa, pb):
+            elif HALF_PLANE_RE.match(s[pa:pb].strip()):
                 continue
             elif inf.get("prose") or inf.get("membership"):
                 if i == 0 and BOUNDARY_WORDS.search(s[pa:pb]) and not inf.get("membership"):

@@ -1,0 +1,150 @@
+"""The `corridor` command line: parse, extract, check (and later build, report, serve)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from app.errors import CorridorError
+
+EXIT_USAGE = 2
+
+
+def _dump(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False)
+
+
+class CorridorGroup(click.Group):
+    """Turns every CorridorError into one clear line on stderr and exit code 2, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CorridorError as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(EXIT_USAGE)
+
+
+@click.group(cls=CorridorGroup)
+@click.version_option(package_name="corridor")
+def main() -> None:
+    """corridor: zone catalog of China's science-and-innovation corridors (科创走廊)."""
+
+
+@main.command("parse")
+@click.argument("text", required=False)
+@click.option("--json", "as_json", is_flag=True, help="print JSON (default: a readable summary)")
+@click.option("--jsonl", "jsonl", type=click.Path(dir_okay=False, allow_dash=True),
+              help="parse a file of JSON lines, each with a 'text' field; one result per line, same order")  # fmt: skip
+def parse_cmd(text: str | None, as_json: bool, jsonl: str | None) -> None:
+    """Parse 四至 boundary TEXT into sides, features, parts and areas."""
+    from app.parser import parse
+
+    if jsonl:
+        _parse_jsonl(jsonl)
+        return
+    if text is None:
+        if sys.stdin.isatty():
+            raise click.UsageError("give TEXT, --jsonl FILE, or pipe text on standard input")
+        text = sys.stdin.read()
+    result = parse(text).to_dict()
+    if as_json:
+        click.echo(_dump(result))
+    else:
+        click.echo(format_parse(result))
+
+
+def _parse_jsonl(path: str) -> None:
+    from app.parser import parse
+    from app.text import decode_bytes
+
+    data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    lines = decode_bytes(data, what=path).splitlines()
+    failures = 0
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+            if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+                raise CorridorError("each line must be a JSON object with a string field 'text'")
+            out = parse(obj["text"]).to_dict()
+            if "id" in obj:
+                out = {"id": obj["id"], **out}
+        except (json.JSONDecodeError, CorridorError) as e:
+            failures += 1
+            out = {"line": n, "error": str(e)}
+        click.echo(_dump(out))
+    if failures:
+        click.echo(f"{failures} of {len(lines)} lines could not be parsed", err=True)
+
+
+def format_parse(r: dict[str, Any]) -> str:
+    names = {"east": "东", "south": "南", "west": "西", "north": "北", "southeast": "东南",
+             "southwest": "西南", "northeast": "东北", "northwest": "西北"}  # fmt: skip
+    out = [f"zone: {r['zone'] or '-'}   area: {r['area_km2'] if r['area_km2'] is not None else '-'} km²"]
+    if r.get("reason"):
+        out.append(f"  ({r['reason']})")
+    for i, p in enumerate(r["parts"], 1):
+        area = f"  {p['area_km2']} km²" if p["area_km2"] is not None else ""
+        out.append(f"part {i}: {p['name'] or '-'}{area}")
+        for side, feats in p["sides"].items():
+            desc = " — ".join(
+                f["name"] + f"[{f['kind']}]" + (f"{f['qualifiers']}" if f["qualifiers"] else "")
+                for f in feats
+            )
+            out.append(f"  {names[side]} {side:<9} {desc or '(none)'}")
+        for o in p["other"]:
+            out.append(f"  other: {o}")
+    return "\n".join(out)
+
+
+@main.command("check")
+@click.option("--catalog", "catalog_dir", type=click.Path(file_okay=False, exists=True),
+              help="folder of catalog *.yaml files (default: the project's boundaries/)")  # fmt: skip
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "md"]), default="text", show_default=True)
+def check_cmd(catalog_dir: str | None, fmt: str) -> None:
+    """Validate the catalog and print the consistency report."""
+    from app.catalog import load_catalog
+    from app.check import check, format_markdown, format_text
+
+    report = check(load_catalog(catalog_dir))
+    if fmt == "json":
+        click.echo(_dump(report.to_dict()))
+    elif fmt == "md":
+        click.echo(format_markdown(report))
+    else:
+        click.echo(format_text(report))
+
+
+@main.command("extract")
+@click.argument("plan", type=click.Path(dir_okay=False, exists=True))
+@click.option(
+    "-o", "--out", type=click.Path(dir_okay=False), help="write the draft catalog here (default: stdout)"
+)
+@click.option(
+    "--id", "corridor_id", default=None, help="ASCII id for the corridor root (default: from the file name)"
+)
+def extract_cmd(plan: str, out: str | None, corridor_id: str | None) -> None:
+    """Find every zone, area and 四至 clause in a whole plan document; write a draft catalog file."""
+    from app.extract import extract_document, to_yaml
+    from app.text import decode_bytes
+
+    path = Path(plan)
+    draft = extract_document(decode_bytes(path.read_bytes(), what=path.name), file_name=path.name,
+                             corridor_id=corridor_id)  # fmt: skip
+    text = to_yaml(draft)
+    if out:
+        Path(out).write_text(text, encoding="utf-8")
+        n_b = sum(1 for z in draft["zones"] if z.get("boundary"))
+        click.echo(f"wrote {out}: {len(draft['zones'])} zones, {n_b} with a 四至", err=True)
+    else:
+        click.echo(text)
+
+
+if __name__ == "__main__":
+    main()
