@@ -317,13 +317,13 @@ def _assemble(f: Folded, clauses: list[Clause]) -> ParseResult:
             if split is None and seen & set(c.sides) and c.form == "direction":
                 split = gap_a
             if split is not None:
-                _read_tail(cur, f, gap_a, split)
+                _read_gap(cur, f, gap_a, split)
                 cur.end = split
                 cur = Part(start=split)
                 parts.append(cur)
                 _read_preamble(cur, f, split, gap_b)
             else:
-                _read_between(cur, f, gap_a, gap_b)
+                _read_gap(cur, f, gap_a, gap_b)
         if c.form == "bounded_by" and not c.sides:
             cur.other.append(c.raw)
         else:
@@ -457,26 +457,16 @@ def _read_preamble(part: Part, f: Folded, a: int, b: int) -> None:
             part.area = info["area"]
 
 
-def _read_between(part: Part, f: Folded, a: int, b: int) -> None:
-    """Words between two clauses of one part: areas, or unknown boundary phrasing kept in `other`."""
+def _read_gap(part: Part, f: Folded, a: int, b: int) -> None:
+    """Words after a part's clauses: its area, or unknown boundary phrasing kept in `other`."""
     for pa, pb in _phrases(f.text, a, b):
         phrase = f.text[pa:pb]
-        info = _phrase_info(phrase)
-        if "area" in info and part.area is None:
-            part.area = info["area"]
-        elif BOUNDARY_WORDS.search(phrase) and not HALF_PLANE_RE.match(phrase.strip()):
-            part.other.append(f.source(pa, pb).strip())
-
-
-def _read_tail(part: Part, f: Folded, a: int, b: int) -> None:
-    for pa, pb in _phrases(f.text, a, b):
-        phrase = f.text[pa:pb]
-        info = _phrase_info(phrase)
-        if "area" in info and part.area is None:
-            part.area = info["area"]
-        elif info.get("prose") and HALF_PLANE_RE.match(phrase.strip()):
+        info = _phrase_info(phrase, pa, f)
+        if "area" in info:
+            part.area = part.area or info["area"]
+        elif HALF_PLANE_RE.match(phrase.strip()) or info.get("membership"):
             continue
-        elif info.get("prose") and BOUNDARY_WORDS.search(phrase) and not _MEMBERSHIP.match(phrase):
+        elif BOUNDARY_WORDS.search(phrase):
             part.other.append(f.source(pa, pb).strip())
 
 
