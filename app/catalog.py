@@ -117,6 +117,11 @@ class Zone(Strict):
     area_variants: list[Area] = Field(default=[], description="other statements of the area (annex, table)")
     boundary: Boundary | None = None
     boundary_variants: list[Boundary] = Field(default=[], description="other versions of the 四至")
+    geometry_from: Literal["boundary", "children"] = Field(
+        default="boundary",
+        description="boundary: build the polygon from the 四至 (when there is one); children: the union of the "
+        "children, for a 四至 that is only a composite outline of them",
+    )
     notes: list[str] = Field(default=[], description="decisions the text leaves open, and how we took them")
 
     @field_validator("id", "parent")

@@ -1,0 +1,51 @@
+"""Coordinate systems: WGS-84 storage, CGCS2000 3-degree Gauss-Krüger CM 120°E for metres and areas, geodesic areas."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import shapely
+from pyproj import CRS, Geod, Transformer
+from shapely.geometry.base import BaseGeometry
+
+WGS84 = "EPSG:4326"
+CGCS2000 = "EPSG:4490"
+GK120 = "EPSG:4549"  # CGCS2000 / 3-degree Gauss-Kruger CM 120E: metres, covers all four corridors
+WEB_MERCATOR = "EPSG:3857"
+GEOD = Geod(ellps="GRS80")  # the CGCS2000 ellipsoid (differs from GRS80 in the 11th digit of f)
+
+
+@lru_cache(maxsize=32)
+def transformer(src: str, dst: str) -> Transformer:
+    return Transformer.from_crs(CRS.from_user_input(src), CRS.from_user_input(dst), always_xy=True)
+
+
+def reproject(geom: BaseGeometry, src: str, dst: str) -> BaseGeometry:
+    if src == dst or geom is None or geom.is_empty:
+        return geom
+    t = transformer(src, dst)
+    return shapely.transform(geom, lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
+
+
+def to_metres(geom: BaseGeometry) -> BaseGeometry:
+    """WGS-84 lon/lat → EPSG:4549 metres."""
+    return reproject(geom, WGS84, GK120)
+
+
+def to_lonlat(geom: BaseGeometry) -> BaseGeometry:
+    """EPSG:4549 metres → WGS-84 lon/lat."""
+    return reproject(geom, GK120, WGS84)
+
+
+def planar_area_km2(geom_lonlat: BaseGeometry) -> float:
+    """Area in km² in CGCS2000 3-degree GK CM 120°E (EPSG:4549)."""
+    return to_metres(geom_lonlat).area / 1e6
+
+
+def geodesic_area_km2(geom_lonlat: BaseGeometry) -> float:
+    """Area in km² on the ellipsoid (pyproj.Geod), independent of any projection."""
+    if geom_lonlat is None or geom_lonlat.is_empty:
+        return 0.0
+    area, _ = GEOD.geometry_area_perimeter(geom_lonlat)
+    return abs(area) / 1e6
