@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import geopandas as gpd
 from shapely.geometry.base import BaseGeometry
@@ -10,7 +11,7 @@ from shapely.ops import unary_union
 
 from app.builder import BuiltPart, build_part
 from app.catalog import Catalog, Zone
-from app.crs import GK120, WGS84, geodesic_area_km2, to_lonlat, to_metres
+from app.crs import WGS84, geodesic_area_km2, to_lonlat, to_metres
 from app.features import Feature
 from app.gazetteer import Gazetteer
 from app.parser import parse
@@ -54,7 +55,11 @@ class CatalogBuilder:
         """True while a sibling this zone's 四至 names is not built yet."""
         assert zone.boundary is not None
         corridor = self.catalog.corridor_of[zone.id]
-        names = {z.name: z.id for z in self.catalog if self.catalog.corridor_of[z.id] == corridor and z.id != zone.id}
+        names = {
+            z.name: z.id
+            for z in self.catalog
+            if self.catalog.corridor_of[z.id] == corridor and z.id != zone.id
+        }
         for p in parse(zone.boundary.text).parts:
             for feats in p.sides().values():
                 for f in feats:
@@ -111,7 +116,11 @@ class CatalogBuilder:
         with_sides = [p for p in res.parts if p.clauses]
         for p in with_sides:
             area = p.area or (res.area if len(with_sides) == 1 else None)
-            stated = area.km2 * 1e6 if area else (zone.area.km2 * 1e6 if zone.area and len(with_sides) == 1 else None)
+            stated = (
+                area.km2 * 1e6
+                if area
+                else (zone.area.km2 * 1e6 if zone.area and len(with_sides) == 1 else None)
+            )
             parts.append(build_part(p.sides(), resolve, stated_m2=stated, clip=clip, clip_name=clip_name))
         geoms = [b.geometry for b in parts if b.geometry is not None and not b.geometry.is_empty]
         grade = max((b.grade for b in parts), key=GRADE_ORDER.__getitem__) if parts else "none"
@@ -205,11 +214,49 @@ def to_frame(catalog: Catalog, built: dict[str, ZoneBuild]) -> gpd.GeoDataFrame:
                 "geometry_sources": ", ".join(sorted(b.sources)),
                 "accuracy_m": b.accuracy_m,
                 "boundary_text": z.boundary.text if z.boundary else "",
-                "source": (f"{doc.number or doc.title} {z.boundary.source.section}" if doc and z.boundary else ""),
+                "source": (
+                    f"{doc.number or doc.title} {z.boundary.source.section}" if doc and z.boundary else ""
+                ),
                 "geometry": geom,
             }
         )
     return gpd.GeoDataFrame(rows, geometry="geometry", crs=WGS84)
 
 
-__all__ = ["GK120", "ZoneBuild", "build_catalog", "to_frame"]
+@dataclass
+class BuildResult:
+    catalog: Catalog
+    built: dict[str, ZoneBuild]
+    zones: gpd.GeoDataFrame
+    seconds: float
+
+
+def run_build(catalog: Catalog | None = None, gazetteer: Gazetteer | None = None) -> BuildResult:
+    """Load what is not given (project catalog, default gazetteer), build every zone, time it."""
+    import time
+
+    from app.catalog import load_catalog
+
+    t0 = time.perf_counter()
+    catalog = catalog or load_catalog()
+    gazetteer = gazetteer or Gazetteer.load()
+    built = build_catalog(catalog, gazetteer)
+    return BuildResult(catalog, built, to_frame(catalog, built), time.perf_counter() - t0)
+
+
+def write_outputs(zones: gpd.GeoDataFrame, out_dir: Path) -> list[Path]:
+    """DIR/zones.gpkg (layer zones) and DIR/zones.geojson, EPSG:4326, written whole or not at all."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, driver in (("zones.gpkg", "GPKG"), ("zones.geojson", "GeoJSON")):
+        final = out_dir / name
+        tmp = out_dir / f".tmp-{name}"
+        tmp.unlink(missing_ok=True)
+        kw = {"layer": "zones"} if driver == "GPKG" else {}
+        zones.to_file(tmp, driver=driver, engine="pyogrio", **kw)
+        tmp.replace(final)
+        paths.append(final)
+    return paths
+
+
+__all__ = ["BuildResult", "ZoneBuild", "build_catalog", "run_build", "to_frame", "write_outputs"]

@@ -10,6 +10,7 @@ stated area is known, by the straight cut that makes the area equal to it; the r
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -115,50 +116,73 @@ def _piece(g: BaseGeometry, p: Point, q: Point) -> LineString:
     return piece if isinstance(piece, LineString) and piece.length > 0 else LineString([p, q])
 
 
-def _end_options(g: BaseGeometry, j: Point, others: BaseGeometry) -> list[LineString]:
-    """The two stretches of `g` from the junction `j` to the nearest crossing with another side (or its end)."""
+def _end_options(g: BaseGeometry, j: Point, others: BaseGeometry) -> list[tuple[LineString, bool]]:
+    """Both stretches of `g` from the junction `j` to the nearest crossing with another side (a corner) or to
+    the feature's end; each runs towards the junction and says whether it starts at a corner."""
     comp = min(_components(g), key=lambda c: c.distance(j))
     d0 = comp.project(j)
     stops = sorted(comp.project(p) for p in _points(comp.intersection(others))) if not others.is_empty else []
-    ahead = next((d for d in stops if d > d0 + 1.0), comp.length)
-    behind = next((d for d in reversed(stops) if d < d0 - 1.0), 0.0)
+    ahead = next((d for d in stops if d > d0 + 1.0), None)
+    behind = next((d for d in reversed(stops) if d < d0 - 1.0), None)
     out = []
-    for d in (ahead, behind):
-        piece = substring(comp, d, d0)  # runs towards the junction
+    for d, default in ((ahead, comp.length), (behind, 0.0)):
+        piece = substring(comp, default if d is None else d, d0)
         if isinstance(piece, LineString) and piece.length > 0:
-            out.append(piece)
-    return out or [LineString([j, j])]
+            out.append((piece, d is not None))
+    return out or [(LineString([j, j]), False)]
 
 
-def trace_chain(lines: list[BaseGeometry], t: tuple[float, float], center: Point, others: BaseGeometry) -> LineString:
+def inner_carriageways(
+    comps: list[LineString], t: tuple[float, float], center: Point | None
+) -> list[LineString]:
+    """Of pieces that run side by side along the side (a dual carriageway, a river's two banks), keep the one
+    nearer the zone; pieces that follow one another along the side are all kept."""
+    if len(comps) < 2 or center is None:
+        return comps
+
+    def span(c: LineString) -> tuple[float, float]:
+        ps = [_proj(p, t) for p in c.coords]
+        return min(ps), max(ps)
+
+    kept: list[LineString] = []
+    for c in sorted(comps, key=lambda c: c.distance(center)):
+        a0, a1 = span(c)
+        parallel = False
+        for k in kept:
+            b0, b1 = span(k)
+            overlap = min(a1, b1) - max(a0, b0)
+            if overlap > 0.5 * min(a1 - a0, b1 - b0):
+                parallel = True
+                break
+        if not parallel:
+            kept.append(c)
+    return kept
+
+
+def trace_chain(
+    lines: list[BaseGeometry], t: tuple[float, float], others: BaseGeometry, center: Point
+) -> LineString:
     """One path through a side's chain (衢江—白云大道—智慧大道): each feature from the junction with the one
-    before it to the junction with the one after it; the first and last from the nearest corner with another
-    side. The chain runs one way along the side, which decides which stretch of the end features to use."""
+    before it to the junction with the one after it, the first and last from a corner with another side.
+
+    A side runs from one neighbouring side to the other: of the stretches the end features offer, prefer those
+    that start at a corner, then the path that spans farthest along the side.
+    """
     taken: list[Point] = []
     js = []
-    for a, b in zip(lines, lines[1:], strict=False):
+    for a, b in itertools.pairwise(lines):
         js.append(junction(a, b, center, taken))
         taken.append(js[-1])
     middle = [_piece(lines[i], js[i - 1], js[i]) for i in range(1, len(lines) - 1)]
     firsts = _end_options(lines[0], js[0], others)
-    lasts = [LineString(list(x.coords)[::-1]) for x in _end_options(lines[-1], js[-1], others)]
-
-    def progress(first: LineString, last: LineString) -> float:
-        return _proj(last.coords[-1], t) - _proj(first.coords[0], t)
-
+    lasts = [(LineString(list(x.coords)[::-1]), c) for x, c in _end_options(lines[-1], js[-1], others)]
     best = None
-    for first in firsts:
-        for last in lasts:
-            path = [first, *middle, last]
-            coords = [c for piece in path for c in piece.coords]
-            # the chain must move along the side; among those, the stretches nearest the zone
-            monotone = progress(first, last) != 0 and all(
-                (_proj(js[i + 1].coords[0], t) - _proj(js[i].coords[0], t)) * progress(first, last) >= 0
-                for i in range(len(js) - 1)
-            )
-            score = (0 if monotone else 1, first.distance(center) + last.distance(center))
+    for first, c1 in firsts:
+        for last, c2 in lasts:
+            span = abs(_proj(last.coords[-1], t) - _proj(first.coords[0], t))
+            score = (-(c1 + c2), -span)
             if best is None or score < best[0]:
-                best = (score, coords)
+                best = (score, [c for piece in (first, *middle, last) for c in piece.coords])
     coords = best[1]  # type: ignore[index]
     if _proj(coords[-1], t) < _proj(coords[0], t):
         coords.reverse()
@@ -166,8 +190,13 @@ def trace_chain(lines: list[BaseGeometry], t: tuple[float, float], center: Point
 
 
 def side_line(
-    geoms: list[BaseGeometry], u: tuple[float, float], reach: float, *, others: BaseGeometry | None = None,
-    polygon_side: str | None = None, center: Point | None = None,
+    geoms: list[BaseGeometry],
+    u: tuple[float, float],
+    reach: float,
+    *,
+    others: BaseGeometry | None = None,
+    polygon_side: str | None = None,
+    center: Point | None = None,
 ) -> tuple[LineString, bool]:
     """One cutting line for a side from its resolved features; True when only line features made it."""  # fmt: skip
     t = _tangent(u)
@@ -175,12 +204,16 @@ def side_line(
     lines_only = True
     line_geoms = [g for g in geoms if g.geom_type in ("LineString", "MultiLineString")]
     if len(line_geoms) == len(geoms) >= 2 and center is not None:
-        path = trace_chain(line_geoms, t, center, others if others is not None else Polygon())
+        path = trace_chain(line_geoms, t, others if others is not None else Polygon(), center)
         geoms = [path]
     for g in geoms:
         if isinstance(g, Point) or (g.geom_type == "MultiPoint"):
             c = g.centroid
-            pieces.append(LineString([(c.x - t[0] * reach, c.y - t[1] * reach), (c.x + t[0] * reach, c.y + t[1] * reach)]))
+            pieces.append(
+                LineString(
+                    [(c.x - t[0] * reach, c.y - t[1] * reach), (c.x + t[0] * reach, c.y + t[1] * reach)]
+                )
+            )
             lines_only = False
         elif g.geom_type in ("Polygon", "MultiPolygon"):
             if polygon_side is not None:
@@ -192,8 +225,7 @@ def side_line(
                 else:
                     pieces.append(near)
         else:
-            merged = linemerge(_lines(g)) if len(_lines(g)) > 1 else g
-            pieces.extend(_lines(merged))
+            pieces.extend(inner_carriageways(_components(g), t, center))
     # orient every piece along the side's tangent, order them, join end to start
     oriented = []
     for p in pieces:
@@ -263,7 +295,9 @@ def placeholder(anchor: BaseGeometry, area_m2: float, clip: BaseGeometry | None)
     return disc.intersection(clip) if clip is not None and disc.intersects(clip) else disc
 
 
-def corner_window(resolved: dict[str, list[tuple[Feature, BaseGeometry]]], stated_m2: float | None) -> Polygon | None:
+def corner_window(
+    resolved: dict[str, list[tuple[Feature, BaseGeometry]]], stated_m2: float | None
+) -> Polygon | None:
     """Box around the points where lines of different sides cross (the zone's corners), with a margin.
 
     Long features (a river through the whole city, a national road across counties) are trimmed to it, so
@@ -328,9 +362,7 @@ def build_part(
         return out
     window = corner_window(resolved, stated_m2)
     if window is not None:
-        resolved = {
-            side: [(f, _trim(g, window)) for f, g in fs] for side, fs in resolved.items()
-        }
+        resolved = {side: [(f, _trim(g, window)) for f, g in fs] for side, fs in resolved.items()}
     everything = unary_union([g for fs in resolved.values() for _, g in fs])
     center = window.centroid if window is not None else everything.centroid
     xmin, ymin, xmax, ymax = everything.bounds
@@ -350,7 +382,10 @@ def build_part(
                 d = DIRECTION[q_side]
                 g = shapely.affinity.translate(g, d[0] * off, d[1] * off)
             geoms.append(g)
-        poly_side = next((f.qualifiers["side"] for f, _ in fs if f.kind == "admin_boundary" and "side" in f.qualifiers), None)
+        poly_side = next(
+            (f.qualifiers["side"] for f, _ in fs if f.kind == "admin_boundary" and "side" in f.qualifiers),
+            None,
+        )
         line, only_lines = side_line(geoms, u, reach, others=others, polygon_side=poly_side, center=center)
         cut = keep_inner(region, line, u, reach)
         if cut.is_empty or cut.area < 1.0:

@@ -146,5 +146,107 @@ def extract_cmd(plan: str, out: str | None, corridor_id: str | None) -> None:
         click.echo(text)
 
 
+@main.command("build")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="build", show_default=True)
+def build_cmd(out_dir: str) -> None:
+    """Build every zone's polygon and write DIR/zones.gpkg (layer zones) and DIR/zones.geojson."""
+    from app.build import run_build, write_outputs
+
+    res = run_build()
+    paths = write_outputs(res.zones, Path(out_dir))
+    grades = res.zones["grade"].value_counts().to_dict()
+    summary = ", ".join(f"{k}: {grades.get(k, 0)}" for k in ("A", "B", "C", "none"))
+    click.echo(f"built {len(res.zones)} zones in {res.seconds:.1f} s ({summary})")
+    for p in paths:
+        click.echo(f"wrote {p}")
+
+
+@main.command("report")
+@click.option("--format", "fmt", type=click.Choice(["md", "csv", "xlsx"]), default="md", show_default=True)
+@click.option("-o", "--out", type=click.Path(dir_okay=False), help="write to this file (required for xlsx)")
+def report_cmd(fmt: str, out: str | None) -> None:
+    """The analyst's table: stated vs computed km², ratio, grade, county check, unresolved features."""
+    from app.build import run_build
+    from app.report import report_table, write
+    from app.spatial_checks import county_checks
+
+    if fmt == "xlsx" and not out:
+        raise click.UsageError("--format xlsx needs -o FILE.xlsx")
+    res = run_build()
+    table = report_table(res.zones, county_checks(res.catalog, res.built))
+    text = write(table, fmt, Path(out) if out else None)
+    if text is not None:
+        click.echo(text)
+    else:
+        click.echo(f"wrote {out}", err=True)
+
+
+@main.command("build-zone")
+@click.option("--gazetteer", "gazetteer_file", required=True, type=click.Path(dir_okay=False, exists=True))
+@click.option(
+    "--name-field", default=None, help="attribute holding feature names (default: name:zh, name, 名称 …)"
+)
+@click.option("--layer", default=None, help="layer of a multi-layer file")
+@click.option(
+    "--crs", "assume_crs", default=None, help="CRS of a file that does not declare one (e.g. EPSG:4549)"
+)
+@click.option("--text", required=True, help="the 四至 text")
+@click.option("--out", type=click.Path(dir_okay=False), help="GeoJSON file to write (default: stdout)")
+def build_zone_cmd(gazetteer_file: str, name_field: str | None, layer: str | None, assume_crs: str | None,
+                   text: str, out: str | None) -> None:  # fmt: skip
+    """Build one zone from 四至 TEXT against any gazetteer file; GeoJSON FeatureCollection, one Feature a part."""
+    from app.gazetteer import Gazetteer
+    from app.gazetteer_io import read_layer
+    from app.single import build_text
+
+    gaz = Gazetteer(read_layer(gazetteer_file, name_field=name_field, layer=layer, assume_crs=assume_crs))
+    fc = build_text(text, gaz)
+    data = json.dumps(fc, ensure_ascii=False)
+    if out:
+        Path(out).write_text(data, encoding="utf-8")
+        click.echo(f"wrote {out}: {len(fc['features'])} parts", err=True)
+    else:
+        click.echo(data)
+
+
+@main.group("gazetteer")
+def gazetteer_group() -> None:
+    """The gazetteer of named boundary features."""
+
+
+@gazetteer_group.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, exists=True))
+@click.option(
+    "--name-field", default=None, help="attribute holding feature names (default: name:zh, name, 名称 …)"
+)
+@click.option(
+    "--layer", default=None, help="layer of a multi-layer file (for OSM PBF: highways, railways, waterways)"
+)
+@click.option("--crs", "assume_crs", default=None, help="CRS of a file that does not declare one")
+@click.option("--source", default=None, help="source label stored with each feature (default: the file name)")
+@click.option("--accuracy", "accuracy_m", type=float, default=None, help="positional accuracy in metres")
+@click.option("--into", "into", type=click.Path(file_okay=False), default=None,
+              help="folder of imported layers (default: geodata/gazetteer/imported)")  # fmt: skip
+def gazetteer_import_cmd(file: str, name_field: str | None, layer: str | None, assume_crs: str | None,
+                         source: str | None, accuracy_m: float | None, into: str | None) -> None:  # fmt: skip
+    """Import a road/river/rail layer (GeoPackage, GeoJSON, Shapefile, OSM PBF); it takes precedence over sketches."""
+    from app.gazetteer import IMPORTED_DIR
+    from app.gazetteer_io import read_layer
+
+    df = read_layer(file, name_field=name_field, layer=layer, assume_crs=assume_crs, source=source,
+                    accuracy_m=accuracy_m)  # fmt: skip
+    folder = Path(into) if into else IMPORTED_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = Path(file).name.split(".")[0]
+    target = folder / f"{stem}.geojson"
+    out = df.copy()
+    out["aliases"] = out["aliases"].map(lambda a: json.dumps(list(a), ensure_ascii=False))
+    tmp = folder / f".{stem}.geojson.tmp"
+    out.to_file(tmp, driver="GeoJSON", engine="pyogrio")
+    tmp.replace(target)
+    kinds = out["kind"].value_counts().to_dict()
+    click.echo(f"imported {len(out)} named features into {target} ({kinds})")
+
+
 if __name__ == "__main__":
     main()

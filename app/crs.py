@@ -28,14 +28,22 @@ def reproject(geom: BaseGeometry, src: str, dst: str) -> BaseGeometry:
     return shapely.transform(geom, lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
 
 
-def to_metres(geom: BaseGeometry) -> BaseGeometry:
-    """WGS-84 lon/lat → EPSG:4549 metres."""
-    return reproject(geom, WGS84, GK120)
+def metric_crs_for(lon: float, lat: float) -> str:
+    """EPSG:4549 where it is valid (within about 3° of 120°E in China), else the point's UTM zone."""
+    if 117.0 <= lon <= 123.0 and 18.0 <= lat <= 54.0:
+        return GK120
+    zone = int((lon + 180) // 6) + 1
+    return f"EPSG:{32600 + zone if lat >= 0 else 32700 + zone}"
 
 
-def to_lonlat(geom: BaseGeometry) -> BaseGeometry:
-    """EPSG:4549 metres → WGS-84 lon/lat."""
-    return reproject(geom, GK120, WGS84)
+def to_metres(geom: BaseGeometry, crs: str = GK120) -> BaseGeometry:
+    """WGS-84 lon/lat → metres (EPSG:4549 unless another metric CRS is given)."""
+    return reproject(geom, WGS84, crs)
+
+
+def to_lonlat(geom: BaseGeometry, crs: str = GK120) -> BaseGeometry:
+    """Metres (EPSG:4549 unless another metric CRS is given) → WGS-84 lon/lat."""
+    return reproject(geom, crs, WGS84)
 
 
 def planar_area_km2(geom_lonlat: BaseGeometry) -> float:

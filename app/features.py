@@ -147,11 +147,14 @@ _CODE_THEN_NAME = re.compile(r"^(?P<code>[GS]\d{1,4})\s*(?P<name>[\u4e00-\u9fff]
 _TYPE_FIRST = re.compile(r"^(?P<type>国道|省道|县道|乡道)(?P<name>[\u4e00-\u9fff].*)$")
 _ENDPOINTS = re.compile(r"^(?P<a>[^至]+)至(?P<b>[^至]+)$")
 _SPACES = re.compile(r"\s+")
+_LATIN_GAP = re.compile(r"(?<=[A-Za-z\u00c0-\u024f])\s+(?=[A-Za-z\u00c0-\u024f])")
 
 
 def clean_name(s: str) -> str:
-    """Name normalization shared with the gazetteer: no spaces, no stray punctuation at the ends."""
-    return _SPACES.sub("", s).strip("，、。；：“”\"'·")
+    """Name normalization shared with the gazetteer: no spaces (but one between Latin words), no stray
+    punctuation at the ends."""
+    s = _LATIN_GAP.sub("\u0000", s.strip())
+    return _SPACES.sub("", s).replace("\u0000", " ").strip("，、。；：“”\"'·")
 
 
 def route_code(core: str) -> tuple[str, str, str] | None:

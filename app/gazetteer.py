@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from shapely.geometry.base import BaseGeometry
 
-from app.crs import GK120, WGS84
+from app.crs import GK120, WGS84, metric_crs_for
 from app.errors import InputError
 from app.features import Feature, clean_name, route_code
 
@@ -71,12 +71,18 @@ class Match:
 class Gazetteer:
     """Named features (WGS-84 table plus a metre copy) with an index from name keys to rows."""
 
-    def __init__(self, features: gpd.GeoDataFrame):
+    def __init__(self, features: gpd.GeoDataFrame, metric_crs: str | None = None):
         missing = [c for c in COLUMNS if c not in features.columns]
         if missing:
             raise InputError(f"gazetteer table lacks columns {missing}")
+        if features.empty:
+            raise InputError("the gazetteer has no features")
         self.features = features[COLUMNS].reset_index(drop=True)
-        self.metres = self.features.geometry.to_crs(GK120)
+        if metric_crs is None:
+            x0, y0, x1, y1 = self.features.total_bounds
+            metric_crs = metric_crs_for((x0 + x1) / 2, (y0 + y1) / 2)
+        self.metric_crs = metric_crs
+        self.metres = self.features.geometry.to_crs(metric_crs)
         self.index: dict[str, list[int]] = {}
         for i, row in self.features.iterrows():
             aliases = row["aliases"] if isinstance(row["aliases"], list) else _as_list(row["aliases"])
@@ -100,7 +106,8 @@ class Gazetteer:
         frames = [f for f in frames if len(f)]
         if not frames:
             raise InputError("the gazetteer is empty: no features in " + ", ".join(str(p) for p in files))
-        return cls(gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=WGS84))
+        table = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=WGS84)
+        return cls(table, metric_crs=GK120)
 
     def candidates(self, f: Feature) -> list[int]:
         keys = name_keys(f.name, f.aliases, f.qualifiers.get("ref"))
@@ -111,7 +118,9 @@ class Gazetteer:
                     rows.append(i)
         return rows
 
-    def resolve(self, f: Feature, *, counties: set[str] | None = None, near: BaseGeometry | None = None) -> Match | None:
+    def resolve(
+        self, f: Feature, *, counties: set[str] | None = None, near: BaseGeometry | None = None
+    ) -> Match | None:
         """The geometry a parsed feature names, or None when the gazetteer does not know it.
 
         Among several features of that name: imported data before sketches, the zone's counties first, then the
@@ -121,6 +130,11 @@ class Gazetteer:
         if not rows:
             return None
         table = self.features.loc[rows]
+        group = KIND_GROUPS.get(f.kind)
+        if group and len(table) > 1:
+            same = table["kind"].map(lambda k: KIND_GROUPS.get(k) == group)
+            if same.any():
+                table = table[same]
         sketch = table["source"].astype(str).str.startswith("sketch")
         if (~sketch).any() and sketch.any():
             table = table[~sketch]
@@ -128,11 +142,6 @@ class Gazetteer:
             in_county = table["county_adcode"].astype(str).isin(counties)
             if in_county.any():
                 table = table[in_county]
-        group = KIND_GROUPS.get(f.kind)
-        if group and len(table) > 1:
-            same = table["kind"].map(lambda k: KIND_GROUPS.get(k) == group)
-            if same.any():
-                table = table[same]
         if len(table) > 1 and near is not None and not near.is_empty:
             dist = self.metres.loc[table.index].distance(near)
             best = table.loc[dist.idxmin()]
@@ -166,7 +175,7 @@ def read_gazetteer_file(path: Path) -> gpd.GeoDataFrame:
     """A gazetteer GeoJSON in the schema of geodata/README.md."""
     try:
         df = gpd.read_file(path, engine="pyogrio")
-    except Exception as e:  # noqa: BLE001 - any reader failure is a bad file for the user
+    except Exception as e:
         raise InputError(f"{path.name}: cannot read gazetteer file: {e}") from e
     if df.crs is not None and not df.crs.equals(WGS84):
         df = df.to_crs(WGS84)

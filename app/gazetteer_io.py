@@ -72,6 +72,8 @@ def read_layer(
     p = Path(path)
     if not p.exists():
         raise GazetteerError(f"{p}: file not found")
+    if assume_crs is not None:
+        _parse_crs(assume_crs, p)  # a bad --crs is an error even when the layer declares its own CRS
     if _is_pbf(p):
         gdf = _read_pbf(p, name_field=name_field, layer=layer)
     else:
@@ -147,11 +149,15 @@ def _read_vector(p: Path, *, name_field: str | None, layer: str | None, kind_fie
         kfield = KIND_FIELD
 
     gdf, names = _drop_unnamed(gdf, [_clean(v) for v in gdf[field]], p)
-    alias_fields = list(dict.fromkeys(c for c in (*NAME_FIELDS, *ALIAS_FIELDS) if c in columns and c != field))
+    alias_fields = list(
+        dict.fromkeys(c for c in (*NAME_FIELDS, *ALIAS_FIELDS) if c in columns and c != field)
+    )
     alias_values = [gdf[c].tolist() for c in alias_fields]
     aliases = [_aliases(name, values) for name, *values in zip(names, *alias_values, strict=True)]
 
-    tag_fields = [c for c in ("highway", "railway", "waterway", "fclass", "highspeed", "usage") if c in columns]
+    tag_fields = [
+        c for c in ("highway", "railway", "waterway", "fclass", "highspeed", "usage") if c in columns
+    ]
     tag_rows = gdf[tag_fields].to_dict("records") if tag_fields else [{} for _ in names]
     refs = gdf["ref"].tolist() if "ref" in columns else [None] * len(names)
     given = gdf[kfield].tolist() if kfield else [None] * len(names)
@@ -164,7 +170,9 @@ def _read_vector(p: Path, *, name_field: str | None, layer: str | None, kind_fie
         unknown += bool(k)
         kinds.append(_guess_kind(name, {**tags, "ref": ref}))
     if unknown:
-        log.warning("%s: %d features have a kind not in the gazetteer kinds; guessed from the name", p, unknown)
+        log.warning(
+            "%s: %d features have a kind not in the gazetteer kinds; guessed from the name", p, unknown
+        )
     adcode = _pick_field(columns, None, ADCODE_FIELDS)
     return gpd.GeoDataFrame(
         {
@@ -241,7 +249,9 @@ def _read_pbf(p: Path, *, name_field: str | None, layer: str | None) -> Any:
             others = [tags.get(k) for k in ("name", "alt_name", "old_name", "official_name", "short_name")]
             aliases = _aliases(name, [*others, tags.get("loc_name"), tags.get("name:en"), tags.get("ref")])
             kind = _guess_kind(name, {key: value, **{k: tags.get(k) for k in ("highspeed", "usage", "ref")}})
-            rows.append({"name": name, "aliases": aliases, "kind": kind, "county_adcode": "", "geometry": geom})
+            rows.append(
+                {"name": name, "aliases": aliases, "kind": kind, "county_adcode": "", "geometry": geom}
+            )
     if unnamed:
         log.warning("%s: dropped %d OSM features without a name", p, unnamed)
     if not rows:
@@ -416,7 +426,10 @@ def _bounds_ok(b: np.ndarray) -> bool:
 
 
 def _bounds_text(b: np.ndarray) -> str:
-    return f"x {b[0]:.6g}..{b[2]:.6g}, y {b[1]:.6g}..{b[3]:.6g}"
+    def fmt(v: float) -> str:
+        return f"{v:.0f}" if abs(v) >= 1000 else f"{v:.6f}".rstrip("0").rstrip(".")
+
+    return f"x {fmt(b[0])}..{fmt(b[2])}, y {fmt(b[1])}..{fmt(b[3])}"
 
 
 def _parse_crs(value: str, p: Path) -> CRS:
@@ -453,7 +466,9 @@ def _to_wgs84(gdf: Any, p: Path, assume_crs: str | None) -> Any:
     try:
         out = gdf.to_crs("EPSG:4326")
     except (CRSError, ValueError, RuntimeError) as e:
-        raise GazetteerError(f"{p}: cannot reproject from {gdf.crs.name!r} to EPSG:4326 ({_reason(e)})") from e
+        raise GazetteerError(
+            f"{p}: cannot reproject from {gdf.crs.name!r} to EPSG:4326 ({_reason(e)})"
+        ) from e
     ob = out.total_bounds
     if not _bounds_ok(ob):
         raise GazetteerError(
@@ -464,7 +479,8 @@ def _to_wgs84(gdf: Any, p: Path, assume_crs: str | None) -> Any:
 
 
 def _reason(e: BaseException) -> str:
-    text = " ".join(str(e).split()) or type(e).__name__
+    text = " ".join(str(e).split()).split("; It might help to specify the correct driver")[0]
+    text = text or type(e).__name__
     if isinstance(e, UnicodeDecodeError):
         text += "; the text is not UTF-8 (for a Shapefile, add a .cpg file naming the encoding, e.g. GBK)"
     return text if len(text) <= 300 else text[:297] + "..."

@@ -40,6 +40,9 @@ _START_AFTER_WORDS = (
     "范围", "四至", "单元", "小镇", "茶镇", "片区", "区块", "园区", "区域", "核心区", "产业园", "科技园",
     "科技城", "新城", "CBD", "基地", "片", "新区",
 )  # fmt: skip
+_START_AFTER_NAME = re.compile(
+    "(?:" + "|".join(_START_AFTER_WORDS) + r")(?:[一二三四五六七八九十\d]+|（[^）]{1,8}）)?$"
+)
 _CHAIN_SEPARATORS = "—-~、"
 _CONJUNCTIONS = ("以及", "和", "及", "与", "并")
 _TRAILING = re.compile(
@@ -163,8 +166,8 @@ def _valid_start(s: str, pos: int, depth: list[int]) -> bool:
         return False
     if pos == 0 or s[pos - 1] in _START_AFTER_CHARS:
         return True
-    before = s[max(0, pos - 4) : pos]
-    return any(before.endswith(w) for w in _START_AFTER_WORDS) or before[-1:].isdigit()
+    before = s[max(0, pos - 6) : pos]
+    return bool(_START_AFTER_NAME.search(before)) or before[-1:].isdigit()
 
 
 def _segment_of(s: str, pos: int) -> tuple[int, int]:
@@ -261,7 +264,11 @@ def _features(f: Folded, start: int, end: int) -> list[Feature]:
         ch = s[i]
         depth += ch == "（"
         depth -= ch == "）" and depth > 0
-        if depth == 0 and ch in _CHAIN_SEPARATORS:
+        if (
+            depth == 0
+            and ch in _CHAIN_SEPARATORS
+            and not (ch == "-" and _latin(s, i - 1) and _latin(s, i + 1))
+        ):
             pieces.append((a, i))
             a = i + 1
     pieces.append((a, end))
@@ -275,6 +282,10 @@ def _features(f: Folded, start: int, end: int) -> list[Feature]:
             trail = len(s[a2:b2].rstrip())
             out.extend(make_feature(f.source(a2 + lead, a2 + trail), piece))
     return out
+
+
+def _latin(s: str, i: int) -> bool:
+    return 0 <= i < len(s) and ((s[i].isascii() and s[i].isalpha()) or "\u00c0" <= s[i] <= "\u024f")
 
 
 def _split_conjunctions(s: str, a: int, b: int) -> list[tuple[int, int]]:

@@ -46,11 +46,11 @@ def test_geojson_schema_and_values(tmp_path, caplog):
 
 def test_source_accuracy_and_aliases(tmp_path):
     path = tmp_path / "roads.geojson"
-    _roads(**{"name:en": ["Jianhu Avenue", None, None, None], "alt_name": ["镜湖大道;鉴湖路", None, None, None]}).to_file(
-        path, engine="pyogrio"
-    )
+    _roads(
+        **{"name:en": ["Jianhu Avenue", None, None, None], "alt_name": ["镜湖大道;鉴湖路", None, None, None]}
+    ).to_file(path, engine="pyogrio")
     g = read_layer(path, source="county survey 2024", accuracy_m=15)
-    assert g["aliases"].iloc[0] == ["JianhuAvenue", "镜湖大道", "鉴湖路"]
+    assert g["aliases"].iloc[0] == ["Jianhu Avenue", "镜湖大道", "鉴湖路"]
     assert g["aliases"].iloc[2] == ["G320"]
     assert set(g["source"]) == {"county survey 2024"}
     assert set(g["accuracy_m"]) == {15.0}
@@ -69,13 +69,15 @@ def test_kind_field_and_name_field(tmp_path):
     assert g["kind"].tolist() == ["river", "other"]  # an unknown kind falls back to kind_of(name)
     with pytest.raises(GazetteerError, match="no kind field 'kind_x'"):
         read_layer(path, name_field="label", kind_field="kind_x")
-    with pytest.raises(GazetteerError, match="no field 'nope'.*label"):
+    with pytest.raises(GazetteerError, match=r"no field 'nope'.*label"):
         read_layer(path, name_field="nope")
 
 
 def test_missing_name_field_lists_columns(tmp_path):
     path = tmp_path / "noname.geojson"
-    gpd.GeoDataFrame({"foo": ["a"], "bar": [1]}, geometry=[LINE], crs="EPSG:4326").to_file(path, engine="pyogrio")
+    gpd.GeoDataFrame({"foo": ["a"], "bar": [1]}, geometry=[LINE], crs="EPSG:4326").to_file(
+        path, engine="pyogrio"
+    )
     with pytest.raises(GazetteerError) as e:
         read_layer(path)
     msg = str(e.value)
@@ -136,9 +138,9 @@ def test_missing_crs(tmp_path, caplog):
     projected = tmp_path / "projected.shp"
     gpd.GeoDataFrame({"name": ["某路"]}, geometry=[Point(x, y)]).to_file(projected, engine="pyogrio")
     assert not (tmp_path / "projected.prj").exists()
-    with pytest.raises(GazetteerError, match="no CRS.*look projected.*--crs") as e:
+    with pytest.raises(GazetteerError, match=r"no CRS.*look projected.*--crs") as e:
         read_layer(projected)
-    assert "projected.shp" in str(e.value) and f"{x:.6g}" in str(e.value)
+    assert "projected.shp" in str(e.value) and f"x {x:.0f}.." in str(e.value)
     g = read_layer(projected, assume_crs="EPSG:4549")
     assert g.geometry.iloc[0].x == pytest.approx(120.5, abs=1e-7)
 
@@ -148,7 +150,7 @@ def test_missing_crs(tmp_path, caplog):
         g = read_layer(lonlat)
     assert g.geometry.iloc[0].x == 120.5 and "assuming EPSG:4326" in caplog.text
     with pytest.raises(GazetteerError, match="not a CRS"):
-        read_layer(projected, assume_crs="EPSG:99999999")
+        read_layer(lonlat, assume_crs="EPSG:99999999")
 
 
 def test_wrong_geographic_crs(tmp_path):
@@ -156,7 +158,7 @@ def test_wrong_geographic_crs(tmp_path):
     gpd.GeoDataFrame({"name": ["某路"]}, geometry=[Point(40_500_000, 3_320_000)], crs="EPSG:4326").to_file(
         path, engine="pyogrio"
     )
-    with pytest.raises(GazetteerError, match="declares the geographic CRS.*declared CRS is wrong"):
+    with pytest.raises(GazetteerError, match=r"declares the geographic CRS.*declared CRS is wrong"):
         read_layer(path)
 
 
@@ -178,10 +180,12 @@ def test_empty_layers(tmp_path):
     gpd.GeoDataFrame({"name": pd.Series([], dtype=str)}, geometry=gpd.GeoSeries([], crs=4326)).to_file(
         empty, engine="pyogrio"
     )
-    with pytest.raises(GazetteerError, match="empty.gpkg.*empty"):
+    with pytest.raises(GazetteerError, match=r"empty\.gpkg: .* is empty"):
         read_layer(empty)
     unnamed = tmp_path / "unnamed.geojson"
-    gpd.GeoDataFrame({"name": [None, " "]}, geometry=[LINE, RIVER], crs=4326).to_file(unnamed, engine="pyogrio")
+    gpd.GeoDataFrame({"name": [None, " "]}, geometry=[LINE, RIVER], crs=4326).to_file(
+        unnamed, engine="pyogrio"
+    )
     with pytest.raises(GazetteerError, match="none of the 2 features has a name"):
         read_layer(unnamed)
 
@@ -191,17 +195,17 @@ def test_missing_and_corrupt_files(tmp_path):
         read_layer(tmp_path / "absent.gpkg")
     junk = tmp_path / "junk.gpkg"
     junk.write_bytes(os.urandom(4096))
-    with pytest.raises(GazetteerError, match="junk.gpkg"):
+    with pytest.raises(GazetteerError, match=r"junk\.gpkg: cannot read"):
         read_layer(junk)
     good = tmp_path / "good.geojson"
     _roads().to_file(good, engine="pyogrio")
     truncated = tmp_path / "truncated.geojson"
     truncated.write_bytes(good.read_bytes()[:150])
-    with pytest.raises(GazetteerError, match="truncated.geojson"):
+    with pytest.raises(GazetteerError, match=r"truncated\.geojson: cannot read"):
         read_layer(truncated)
     pbf = tmp_path / "junk.osm.pbf"
     pbf.write_bytes(os.urandom(4096))
-    with pytest.raises(GazetteerError, match="junk.osm.pbf.*OSM PBF"):
+    with pytest.raises(GazetteerError, match=r"junk\.osm\.pbf: cannot read the file as OSM PBF"):
         read_layer(pbf)
 
 

@@ -158,7 +158,7 @@ def test_narrative_adjacency_is_not_a_boundary():
 
 def test_names_in_any_script():
     s = sides("东至Bahnhofstraße路，南至Avenue Foch大道，西至 e 游小镇")
-    assert s["east"][0][0] == "Bahnhofstraße路" and s["south"][0][0] == "AvenueFoch大道"
+    assert s["east"][0][0] == "Bahnhofstraße路" and s["south"][0][0] == "Avenue Foch大道"
 
 
 def test_page_break_noise():
