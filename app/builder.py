@@ -70,6 +70,26 @@ def _lines(geom: BaseGeometry) -> list[LineString]:
     return []
 
 
+def _opposite(u: tuple[float, float]) -> str:
+    return next(k for k, v in DIRECTION.items() if v == (-u[0] if u[0] else 0.0, -u[1] if u[1] else 0.0))
+
+
+def outline_side(f: Feature, side: str) -> str | None:
+    """Which part of a polygon feature's outline bounds the zone's `side`, when the text says so.
+
+    '齐贤街道北侧镇界': that unit's north edge. '德清县界', '莫干山镇界' on the north/east side: the zone lies inside
+    the unit, so the unit's own north/east edge. Otherwise (a scenic area, a sibling unit, 与富阳区接壤) the zone
+    lies outside it and the outline facing the zone is meant (None: the default).
+    """
+    if f.kind != "admin_boundary":
+        return None
+    if f.qualifiers.get("side") in DIRECTION:
+        return f.qualifiers["side"]
+    if f.qualifiers.get("relation") != "adjacent" and f.text.rstrip().endswith(("界", "界线", "边界")):
+        return side
+    return None
+
+
 def facing_chain(poly: BaseGeometry, u: tuple[float, float]) -> LineString:
     """The part of a polygon's outline on its `u` side (split at its extreme points across `u`)."""
     if hasattr(poly, "geoms"):
@@ -195,7 +215,6 @@ def side_line(
     reach: float,
     *,
     others: BaseGeometry | None = None,
-    polygon_side: str | None = None,
     center: Point | None = None,
 ) -> tuple[LineString, bool]:
     """One cutting line for a side from its resolved features; True when only line features made it."""  # fmt: skip
@@ -216,14 +235,7 @@ def side_line(
             )
             lines_only = False
         elif g.geom_type in ("Polygon", "MultiPolygon"):
-            if polygon_side is not None:
-                pieces.append(facing_chain(g, DIRECTION[polygon_side]))
-            else:
-                near, far = facing_chain(g, (-u[0], -u[1])), facing_chain(g, u)
-                if others is not None and not others.is_empty:
-                    pieces.append(near if near.distance(others) <= far.distance(others) else far)
-                else:
-                    pieces.append(near)
+            pieces.append(facing_chain(g, DIRECTION[_opposite(u)]))
         else:
             pieces.extend(inner_carriageways(_components(g), t, center))
     # orient every piece along the side's tangent, order them, join end to start
@@ -360,6 +372,15 @@ def build_part(
         out.unresolved += [f"{side}:{f.text}" for f in feats if id(f) not in done]
     if not resolved:
         return out
+    # a polygon (county, scenic area, sibling zone) bounds the zone with one part of its outline
+    resolved = {
+        side: [
+            (f, facing_chain(g, DIRECTION[outline_side(f, side) or _opposite(DIRECTION[side])]))
+            if g.geom_type in ("Polygon", "MultiPolygon") else (f, g)
+            for f, g in fs
+        ]
+        for side, fs in resolved.items()
+    }  # fmt: skip
     window = corner_window(resolved, stated_m2)
     if window is not None:
         resolved = {side: [(f, _trim(g, window)) for f, g in fs] for side, fs in resolved.items()}
@@ -382,11 +403,7 @@ def build_part(
                 d = DIRECTION[q_side]
                 g = shapely.affinity.translate(g, d[0] * off, d[1] * off)
             geoms.append(g)
-        poly_side = next(
-            (f.qualifiers["side"] for f, _ in fs if f.kind == "admin_boundary" and "side" in f.qualifiers),
-            None,
-        )
-        line, only_lines = side_line(geoms, u, reach, others=others, polygon_side=poly_side, center=center)
+        line, only_lines = side_line(geoms, u, reach, others=others, center=center)
         cut = keep_inner(region, line, u, reach)
         if cut.is_empty or cut.area < 1.0:
             out.closures.append(f"{side}: the cut left nothing; side ignored")
