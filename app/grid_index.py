@@ -1,0 +1,180 @@
+"""Exact point-in-polygon for many polygons at once, answered from a grid wherever a cell is not on a boundary.
+
+Each cell of a regular lon/lat grid holds two small ids into tables of polygon sets: the polygons that contain
+the whole cell, and the polygons whose boundary passes through it. A point in a cell without boundaries is
+answered by two array lookups; only points in boundary cells get an exact GEOS test (`intersects_xy`, so a point
+on an edge belongs to every polygon that edge bounds, as with GeoPandas `sjoin(predicate="intersects")`).
+
+Boundary cells are found by sampling every boundary at half a cell and marking the 3×3 neighbourhood of each
+sample, which covers every cell a boundary segment can touch; each connected run of other cells lies wholly
+inside or wholly outside a polygon, so one exact test per run classifies it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import shapely
+from scipy import ndimage
+from shapely.geometry.base import BaseGeometry
+
+MAX_CELLS = 8_000_000
+
+
+class GridIndex:
+    def __init__(
+        self,
+        geoms: Sequence[BaseGeometry],
+        cell: float | None = None,
+        extent: tuple[float, float, float, float] | None = None,
+    ):
+        self.geoms = [shapely.make_valid(g) for g in geoms]
+        for g in self.geoms:
+            shapely.prepare(g)
+        self.n = len(self.geoms)
+        self.words = max(1, (self.n + 63) // 64)
+        bounds = np.array([g.bounds for g in self.geoms]) if self.n else np.zeros((1, 4))
+        x0, y0 = bounds[:, 0].min(), bounds[:, 1].min()
+        x1, y1 = bounds[:, 2].max(), bounds[:, 3].max()
+        if extent is not None:  # cover only this window; callers handle points outside it (`covers`)
+            x0, y0, x1, y1 = extent
+        self.extent = (x0, y0, x1, y1)
+        if cell is None:
+            cell = max((x1 - x0) * (y1 - y0) / MAX_CELLS, 1e-12) ** 0.5
+        self.cell = float(cell)
+        self.x0, self.y0 = x0 - self.cell, y0 - self.cell
+        self.nx = int(np.ceil((x1 - self.x0) / self.cell)) + 2
+        self.ny = int(np.ceil((y1 - self.y0) / self.cell)) + 2
+        full = np.zeros((self.ny, self.nx, self.words), np.uint64)
+        edge = np.zeros((self.ny, self.nx, self.words), np.uint64)
+        for i, g in enumerate(self.geoms):
+            self._rasterize(i, g, full, edge)
+        self.full_id, self.full_sets = _intern(full)
+        self.edge_id, self.edge_sets = _intern(edge)
+        if len(self.full_sets) >= 65536 or len(self.edge_sets) >= 65536:
+            raise ValueError("too many distinct polygon sets for the packed grid")
+        # one 32-bit word per cell: full-set id in the high half, edge-set id in the low half
+        self.packed = (self.full_id.astype(np.uint32) << 16 | self.edge_id.astype(np.uint32)).ravel()
+        self.edge_members = [_bits(m) for m in self.edge_sets]
+
+    def _cells(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return (
+            np.floor((y - self.y0) / self.cell).astype(np.int64),
+            np.floor((x - self.x0) / self.cell).astype(np.int64),
+        )
+
+    def _rasterize(self, i: int, g: BaseGeometry, full: np.ndarray, edge: np.ndarray) -> None:
+        word, bit = divmod(i, 64)
+        flag = np.uint64(1) << np.uint64(bit)
+        xmin, ymin, xmax, ymax = g.bounds
+        r0, c0 = self._cells(np.array([xmin]), np.array([ymin]))
+        r1, c1 = self._cells(np.array([xmax]), np.array([ymax]))
+        r0, c0 = max(int(r0[0]) - 1, 0), max(int(c0[0]) - 1, 0)
+        r1, c1 = min(int(r1[0]) + 2, self.ny), min(int(c1[0]) + 2, self.nx)
+        if r1 <= r0 or c1 <= c0:  # wholly outside the grid's window
+            return
+        local = np.zeros((r1 - r0, c1 - c0), bool)
+        pts = shapely.get_coordinates(shapely.segmentize(shapely.boundary(g), self.cell / 2))
+        if len(pts):
+            rr, cc = self._cells(pts[:, 0], pts[:, 1])
+            for dr in (-1, 0, 1):
+                for dc in (-1, 0, 1):
+                    r, c = rr + dr - r0, cc + dc - c0
+                    ok = (r >= 0) & (r < local.shape[0]) & (c >= 0) & (c < local.shape[1])
+                    local[r[ok], c[ok]] = True
+        edge[r0:r1, c0:c1, word][local] |= flag
+        labels, count = ndimage.label(~local)
+        if count == 0:
+            return
+        # one cell centre per run of boundary-free cells decides the whole run
+        idx = ndimage.minimum_position(np.ones_like(labels), labels, index=np.arange(1, count + 1))
+        rows = np.array([p[0] for p in idx]) + r0
+        cols = np.array([p[1] for p in idx]) + c0
+        inside = shapely.intersects_xy(
+            g, self.x0 + (cols + 0.5) * self.cell, self.y0 + (rows + 0.5) * self.cell
+        )
+        inside_runs = np.flatnonzero(inside) + 1
+        if len(inside_runs):
+            full[r0:r1, c0:c1, word][np.isin(labels, inside_runs)] |= flag
+
+    def covers(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        x0, y0, x1, y1 = self.extent
+        return (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
+
+    def locate(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(full-set id, edge-set id) of each point's cell; points off the grid get (0, 0).
+
+        The grid has an empty margin of one cell, so points beyond it are clipped into margin cells.
+        """
+        x = np.asarray(x, float)
+        y = np.asarray(y, float)
+        r = np.clip((y - self.y0) * (1.0 / self.cell), 0, self.ny - 1)
+        c = np.clip((x - self.x0) * (1.0 / self.cell), 0, self.nx - 1)
+        finite = np.isfinite(r) & np.isfinite(c)
+        if not finite.all():
+            r, c = np.where(finite, r, 0), np.where(finite, c, 0)
+        packed = self.packed[r.astype(np.int64) * self.nx + c.astype(np.int64)]
+        full, edge = (packed >> 16).astype(np.int64), (packed & 0xFFFF).astype(np.int64)
+        if not finite.all():
+            full[~finite] = 0
+            edge[~finite] = 0
+        return full, edge
+
+    def refine(self, x: np.ndarray, y: np.ndarray, full: np.ndarray, edge: np.ndarray) -> np.ndarray:
+        """Exact bitmasks (n, words) for points whose cells a boundary crosses (edge id ≠ 0)."""
+        out = self.full_sets[full].copy()
+        order = np.argsort(edge, kind="stable")
+        ids = edge[order]
+        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+        for a, b in zip(starts, np.r_[starts[1:], len(ids)], strict=True):
+            group = order[a:b]
+            for member in self.edge_members[ids[a]]:
+                inside = shapely.intersects_xy(self.geoms[member], x[group], y[group])
+                word, bit = divmod(member, 64)
+                out[group[inside], word] |= np.uint64(1) << np.uint64(bit)
+        return out
+
+    def query(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """For each point, the set of polygons it intersects, as a bitmask array of shape (n, words)."""
+        x = np.asarray(x, float)
+        y = np.asarray(y, float)
+        full, edge = self.locate(x, y)
+        out = self.full_sets[full]
+        hit = np.flatnonzero(edge)
+        if len(hit):
+            out[hit] = self.refine(x[hit], y[hit], full[hit], edge[hit])
+        return out
+
+
+def _intern(grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cell bitmasks → (id per cell, table of distinct masks); id 0 is the empty set."""
+    flat = grid.reshape(-1, grid.shape[-1])
+    nonzero = np.flatnonzero(flat.any(axis=1))
+    uniq, inverse = unique_rows(flat[nonzero])
+    table = np.vstack([np.zeros((1, flat.shape[1]), flat.dtype), uniq])
+    dtype = np.uint16 if len(table) < 65536 else np.uint32
+    ids = np.zeros(len(flat), dtype)
+    ids[nonzero] = inverse + 1
+    return ids.reshape(grid.shape[:2]), table
+
+
+def unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows of a (n, words) uint64 array and the index of each row's distinct value."""
+    if rows.shape[1] == 1:
+        uniq, inverse = np.unique(rows[:, 0], return_inverse=True)
+        return uniq[:, None], inverse.ravel()
+    keys = np.ascontiguousarray(rows).view(np.dtype((np.void, 8 * rows.shape[1]))).ravel()
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    return uniq.view(np.uint64).reshape(-1, rows.shape[1]), inverse.ravel()
+
+
+def _bits(mask: np.ndarray) -> list[int]:
+    out = []
+    for w, word in enumerate(mask):
+        v = int(word)
+        while v:
+            low = v & -v
+            out.append(w * 64 + low.bit_length() - 1)
+            v ^= low
+    return out
