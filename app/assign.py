@@ -75,6 +75,15 @@ def _unique_labels(labels: list[str]) -> list[str]:
     return labels
 
 
+def build_index(result=None) -> ZoneIndex:
+    """The zone index of a catalog build (the project catalog and default gazetteer unless given)."""
+    from app.build import run_build
+    from app.counties import counties
+
+    result = result or run_build()
+    return ZoneIndex(result.zones, counties())
+
+
 def _lowest_bit(masks: np.ndarray) -> np.ndarray:
     """Index of the lowest set bit of each (n, words) bitmask row, or -1 for an empty row."""
     out = np.full(len(masks), -1, np.int64)
@@ -132,6 +141,7 @@ class ZoneIndex:
             cKDTree(np.concatenate(samples), balanced_tree=False, compact_nodes=False) if samples else None
         )
         self._decoded: dict[bytes, tuple[str, str, str]] = {}
+        self._metric_all: dict[str, object] = {}
         self.answers: list[tuple[str, str, str]] = [("", "", "")]
         self._codes: dict[bytes, int] = {np.zeros(self.grid.words, np.uint64).tobytes(): 0}
         self._full_code = np.array([self._answer_code(m) for m in self.grid.full_sets], np.int32)
@@ -218,6 +228,21 @@ class ZoneIndex:
         return Assignment(answer, list(self.answers), county, self._county_labels, distance, nearest_code,
                           list(self._metric.index))  # fmt: skip
 
+    def distance_to(self, zone_id: str, lon: float, lat: float) -> float | None:
+        """Metres from a point to one zone's polygon (0 inside), or None when the zone has no polygon."""
+        if zone_id not in self.zones.index:
+            return None
+        x, y = transformer(WGS84, GK120).transform(lon, lat)
+        geom = self._zone_metric(zone_id)
+        return float(shapely.distance(geom, shapely.points(x, y)))
+
+    def _zone_metric(self, zone_id: str):
+        if zone_id not in self._metric_all:
+            from app.crs import to_metres
+
+            self._metric_all[zone_id] = to_metres(self.zones.geometry[zone_id])
+        return self._metric_all[zone_id]
+
     def nearest(self, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Nearest zone with a polygon of its own (code into its ids) and the distance in metres (EPSG:4549).
 
@@ -238,3 +263,71 @@ class ZoneIndex:
         dist[ok] = np.round(d, 2)
         ids[ok] = zone
         return dist, ids
+
+
+@dataclass
+class FileStats:
+    rows: int = 0
+    in_zone: int = 0
+    outside: int = 0
+    invalid: int = 0
+
+
+def valid_lonlat(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    return np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90)
+
+
+def assign_file(
+    index: ZoneIndex, src, dst, *, lon: str | None = None, lat: str | None = None, crs: str = "wgs84",
+    chunk: int | None = None, progress: bool = False,
+) -> FileStats:  # fmt: skip
+    """Stream a point file through the index; every input row comes out with the zone columns added.
+
+    Rows whose coordinates are missing, not numbers or out of range keep their place, with empty zone columns
+    and the reason in `assign_error`.
+    """
+    from pathlib import Path
+
+    from app.points_io import CHUNK, PointWriter, read_points
+
+    stats = FileStats()
+    writer = PointWriter(Path(dst))
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(unit=" rows", unit_scale=True, desc="assign", file=__import__("sys").stderr)
+    try:
+        for ch in read_points(Path(src), lon=lon, lat=lat, chunk=chunk or CHUNK):
+            given_ok = np.isfinite(ch.x) & np.isfinite(ch.y)
+            src_crs = ch.frame.attrs.get("crs") or crs
+            wlon, wlat = to_lonlat_wgs84(
+                np.where(given_ok, ch.x, 0.0), np.where(given_ok, ch.y, 0.0), src_crs
+            )
+            ok = given_ok & valid_lonlat(wlon, wlat)
+            n = len(ok)
+            out = ch.frame.copy()
+            for c in OUTPUT_COLUMNS:
+                out[c] = "" if c != "distance_m" else np.nan
+            if ok.any():
+                res = index.assign(wlon[ok], wlat[ok]).frame()
+                for c in OUTPUT_COLUMNS:
+                    col = out[c].to_numpy(dtype=object if c != "distance_m" else float, copy=True)
+                    col[ok] = res[c].to_numpy() if c == "distance_m" else res[c].astype(str).to_numpy()
+                    out[c] = col
+            reason = np.where(~given_ok, "missing or non-numeric coordinate",
+                              np.where(~ok, "coordinate out of range", ""))  # fmt: skip
+            out["assign_error"] = reason
+            writer.write(out, np.where(ok, wlon, np.nan), np.where(ok, wlat, np.nan))
+            stats.rows += n
+            stats.invalid += int((~ok).sum())
+            inside = int((out["zone_id"][ok] != "").sum())
+            stats.in_zone += inside
+            stats.outside += int(ok.sum()) - inside
+            if bar is not None:
+                bar.update(n)
+    finally:
+        writer.close()
+        if bar is not None:
+            bar.close()
+    return stats

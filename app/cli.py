@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import numpy as np
 
 from app.errors import CorridorError
 
@@ -246,6 +247,91 @@ def gazetteer_import_cmd(file: str, name_field: str | None, layer: str | None, a
     tmp.replace(target)
     kinds = out["kind"].value_counts().to_dict()
     click.echo(f"imported {len(out)} named features into {target} ({kinds})")
+
+
+@main.command("assign")
+@click.argument("points", type=click.Path(dir_okay=False))
+@click.option("--lon", default=None, help="longitude (x) column (default: lon, lng, longitude, x, 经度)")
+@click.option("--lat", default=None, help="latitude (y) column (default: lat, latitude, y, 纬度)")
+@click.option("--crs", default="wgs84", show_default=True,
+              help="input coordinates: wgs84, cgcs2000, gcj02 (Amap, Tencent), bd09 (Baidu), or EPSG:n")  # fmt: skip
+@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False),
+              help="output file (.csv, .geojson, .geojsonl, .parquet, .gpkg)")  # fmt: skip
+@click.option("--chunk", type=int, default=None, help="rows per chunk (default 500000)")
+@click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True)
+@click.option("--scheduler", default=None, help="Dask scheduler address (default: a local cluster)")
+@click.option("--no-progress", is_flag=True, help="no progress bar")
+def assign_cmd(points: str, lon: str | None, lat: str | None, crs: str, out: str, chunk: int | None, engine: str,
+               scheduler: str | None, no_progress: bool) -> None:  # fmt: skip
+    """Assign every point of a CSV, GeoJSON, GeoParquet or GeoPackage file to zones at every level."""
+    from app.assign import assign_file, build_index, to_lonlat_wgs84
+
+    to_lonlat_wgs84(np.zeros(1), np.zeros(1), crs)  # a wrong datum name fails before any work
+    if engine == "dask":
+        from app.assign_dask import assign_dask
+
+        stats = assign_dask(points, out, lon=lon, lat=lat, crs=crs, scheduler=scheduler)
+    else:
+        stats = assign_file(build_index(), points, out, lon=lon, lat=lat, crs=crs, chunk=chunk,
+                            progress=not no_progress)  # fmt: skip
+    click.echo(
+        f"{stats.rows} rows: {stats.in_zone} in a zone, {stats.outside} outside every zone, "
+        f"{stats.invalid} not assignable (see assign_error); wrote {out}",
+        err=True,
+    )
+
+
+@main.command("site")
+@click.argument("lon", type=float)
+@click.argument("lat", type=float)
+@click.option("--crs", default="wgs84", show_default=True, help="wgs84, cgcs2000, gcj02, bd09 or EPSG:n")
+@click.option("-k", "k", type=int, default=5, show_default=True, help="how many nearest platforms")
+@click.option("--json", "as_json", is_flag=True)
+def site_cmd(lon: float, lat: float, crs: str, k: int, as_json: bool) -> None:
+    """Site check for planners: containing zones, distance to their edges, county, nearest platforms."""
+    from app.assign import build_index
+    from app.site import site_report
+
+    report = site_report(build_index(), lon, lat, crs=crs, k=k)
+    if as_json:
+        click.echo(_dump(report))
+        return
+    click.echo(
+        f"point {report['lon']:.6f}, {report['lat']:.6f} (WGS-84)   county {report['county_adcode'] or '-'}"
+    )
+    if report["zones"]:
+        for z in report["zones"]:
+            click.echo(f"  in {z['id']:<24} {z['name']:<14} {z['distance_to_edge_m']:>9.0f} m from its edge")
+    else:
+        near = report["nearest_zone"]
+        click.echo(f"  in no zone; nearest {near['id']} {near['name']} at {near['distance_m']:.0f} m")
+    for p in report["platforms"]:
+        click.echo(f"  platform {p['name']} ({p['kind']}) {p['distance_m']:.0f} m, ±{p['precision_m']:.0f} m")
+
+
+@main.group("platforms")
+def platforms_group() -> None:
+    """The platform catalog (geodata/platforms)."""
+
+
+@platforms_group.command("check")
+@click.option("--all", "show_all", is_flag=True, help="list every platform, not only those that differ")
+def platforms_check_cmd(show_all: bool) -> None:
+    """Platforms whose computed zone differs from the zone the text declares."""
+    from collections import Counter
+
+    from app.assign import build_index
+    from app.build import run_build
+    from app.platforms import check_platforms, load_platforms
+
+    res = run_build()
+    rows = check_platforms(load_platforms(catalog=res.catalog), build_index(res), res.catalog)
+    counts = Counter(r.status for r in rows)
+    click.echo("platforms: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    for r in rows:
+        if show_all or r.status in ("differs", "outside", "uncertain"):
+            click.echo(f"  {r.status:<10} {r.platform_id:<36} declared {r.declared_zone or '-':<22} "
+                       f"computed {r.computed_zone or '-':<22} ±{r.precision_m or 0:.0f} m")  # fmt: skip
 
 
 if __name__ == "__main__":

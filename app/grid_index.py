@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 import shapely
 from scipy import ndimage
 from shapely.geometry.base import BaseGeometry
@@ -160,13 +161,14 @@ def _intern(grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct rows of a (n, words) uint64 array and the index of each row's distinct value."""
-    if rows.shape[1] == 1:
-        uniq, inverse = np.unique(rows[:, 0], return_inverse=True)
-        return uniq[:, None], inverse.ravel()
-    keys = np.ascontiguousarray(rows).view(np.dtype((np.void, 8 * rows.shape[1]))).ravel()
-    uniq, inverse = np.unique(keys, return_inverse=True)
-    return uniq.view(np.uint64).reshape(-1, rows.shape[1]), inverse.ravel()
+    """Distinct rows of a (n, words) uint64 array and the index of each row's distinct value (hash-based)."""
+    codes = np.zeros(len(rows), np.int64)
+    for w in range(rows.shape[1]):
+        word_codes, _ = pd.factorize(rows[:, w])
+        codes, _ = pd.factorize(codes * (int(word_codes.max()) + 1 if len(word_codes) else 1) + word_codes)
+    first = np.zeros(int(codes.max()) + 1 if len(codes) else 0, np.int64)
+    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
+    return rows[first], codes
 
 
 def _bits(mask: np.ndarray) -> list[int]:

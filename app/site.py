@@ -1,0 +1,50 @@
+"""Site check for planners: which zones hold a point, how far it is from their edges, what platforms are near."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import shapely
+
+from app.assign import ZoneIndex, to_lonlat_wgs84, valid_lonlat
+from app.crs import GK120, WGS84, transformer
+from app.datum import to_wgs84
+from app.errors import InputError
+from app.platforms import load_platforms
+
+
+def site_report(
+    index: ZoneIndex, lon: float, lat: float, *, crs: str = "wgs84", k: int = 5
+) -> dict[str, Any]:
+    wlon, wlat = to_lonlat_wgs84(np.array([lon]), np.array([lat]), crs)
+    if not valid_lonlat(wlon, wlat)[0]:
+        raise InputError(f"coordinate out of range: {lon}, {lat} ({crs})")
+    a = index.assign(wlon, wlat).frame().iloc[0]
+    x, y = transformer(WGS84, GK120).transform(wlon[0], wlat[0])
+    here = shapely.Point(x, y)
+    zones = []
+    for zid in [z for z in str(a.zone_path).split(";") if z]:
+        geom = index._zone_metric(zid)
+        zones.append({"id": zid, "name": str(index.zones.loc[zid, "name"]),
+                      "level": str(index.zones.loc[zid, "level"]),
+                      "distance_to_edge_m": round(float(geom.boundary.distance(here)), 1)})  # fmt: skip
+    nearest = None
+    if not zones and a.nearest_zone_id:
+        zid = str(a.nearest_zone_id)
+        nearest = {"id": zid, "name": str(index.zones.loc[zid, "name"]), "distance_m": float(a.distance_m)}
+    plats = []
+    for p in load_platforms():
+        if p.location is None:
+            continue
+        plon, plat = to_wgs84(p.location.lon, p.location.lat, p.location.datum)
+        px, py = transformer(WGS84, GK120).transform(plon, plat)
+        plats.append({"id": p.id, "name": p.name, "kind": p.kind, "declared_zone": p.declared_zone,
+                      "distance_m": round(float(np.hypot(px - x, py - y)), 1),
+                      "precision_m": p.location.precision_m})  # fmt: skip
+    plats.sort(key=lambda r: r["distance_m"])
+    return {
+        "lon": float(wlon[0]), "lat": float(wlat[0]), "input_crs": crs,
+        "zone_id": str(a.zone_id), "county_adcode": str(a.county_adcode), "zones": zones,
+        "nearest_zone": nearest, "platforms": plats[:k],
+    }  # fmt: skip
