@@ -104,22 +104,28 @@ class GridIndex:
         return (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
 
     def locate(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(full-set id, edge-set id) of each point's cell; points off the grid get (0, 0).
+        """(full-set id, edge-set id) of each point's cell; points off the grid or not finite get (0, 0).
 
         The grid has an empty margin of one cell, so points beyond it are clipped into margin cells.
         """
         x = np.asarray(x, float)
         y = np.asarray(y, float)
-        r = np.clip((y - self.y0) * (1.0 / self.cell), 0, self.ny - 1)
-        c = np.clip((x - self.x0) * (1.0 / self.cell), 0, self.nx - 1)
-        finite = np.isfinite(r) & np.isfinite(c)
-        if not finite.all():
-            r, c = np.where(finite, r, 0), np.where(finite, c, 0)
-        packed = self.packed[r.astype(np.int64) * self.nx + c.astype(np.int64)]
-        full, edge = (packed >> 16).astype(np.int64), (packed & 0xFFFF).astype(np.int64)
-        if not finite.all():
-            full[~finite] = 0
-            edge[~finite] = 0
+        finite = np.isfinite(x.sum()) and np.isfinite(y.sum())  # one cheap pass when there is no NaN or inf
+        if not finite:
+            bad = ~(np.isfinite(x) & np.isfinite(y))
+            x, y = np.where(bad, self.x0, x), np.where(bad, self.y0, y)
+        fx = (x - self.x0) * (1.0 / self.cell)
+        fy = (y - self.y0) * (1.0 / self.cell)
+        np.clip(fx, 0, self.nx - 1, out=fx)
+        np.clip(fy, 0, self.ny - 1, out=fy)
+        flat = fy.astype(np.int64)
+        flat *= self.nx
+        flat += fx.astype(np.int64)
+        packed = self.packed[flat]
+        full, edge = packed >> 16, packed & 0xFFFF
+        if not finite:
+            full[bad] = 0
+            edge[bad] = 0
         return full, edge
 
     def refine(self, x: np.ndarray, y: np.ndarray, full: np.ndarray, edge: np.ndarray) -> np.ndarray:
