@@ -134,44 +134,41 @@ def _invert(
     return x, y
 
 
-def wgs84_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[Coord, Coord]:
-    """WGS-84 → GCJ-02 ("Mars" coordinates of Amap, Tencent, Google China). Outside China: unchanged."""
+def _in_china(lon: ArrayLike, lat: ArrayLike, func: Callable) -> tuple[Coord, Coord]:
+    """Apply a (lon, lat) → (lon, lat) array function to the points inside China; others are unchanged."""
     x, y, scalar = _as_arrays(lon, lat)
     inside = ~out_of_china(x, y)
-    gx, gy = _gcj_forward(x[inside], y[inside])
-    x[inside], y[inside] = gx, gy
+    x[inside], y[inside] = func(x[inside], y[inside])
     return _out(x, y, scalar)
+
+
+def _gcj_inverse(tx: np.ndarray, ty: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    dx, dy = _gcj_delta(tx, ty)
+    return _invert(_gcj_forward, tx, ty, tx - dx, ty - dy)
+
+
+def _bd_inverse(tx: np.ndarray, ty: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return _invert(_bd_forward, tx, ty, *_bd_approx_inverse(tx, ty))
+
+
+def wgs84_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[Coord, Coord]:
+    """WGS-84 → GCJ-02 ("Mars" coordinates of Amap, Tencent, Google China). Outside China: unchanged."""
+    return _in_china(lon, lat, _gcj_forward)
 
 
 def gcj02_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[Coord, Coord]:
     """GCJ-02 → WGS-84, exact inverse of `wgs84_to_gcj02` to < 1e-10 degrees. Outside China: unchanged."""
-    x, y, scalar = _as_arrays(lon, lat)
-    inside = ~out_of_china(x, y)
-    tx, ty = x[inside], y[inside]
-    dx, dy = _gcj_delta(tx, ty)
-    wx, wy = _invert(_gcj_forward, tx, ty, tx - dx, ty - dy)
-    x[inside], y[inside] = wx, wy
-    return _out(x, y, scalar)
+    return _in_china(lon, lat, _gcj_inverse)
 
 
 def gcj02_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[Coord, Coord]:
     """GCJ-02 → BD-09 (Baidu). Outside China: unchanged."""
-    x, y, scalar = _as_arrays(lon, lat)
-    inside = ~out_of_china(x, y)
-    bx, by = _bd_forward(x[inside], y[inside])
-    x[inside], y[inside] = bx, by
-    return _out(x, y, scalar)
+    return _in_china(lon, lat, _bd_forward)
 
 
 def bd09_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[Coord, Coord]:
     """BD-09 → GCJ-02, exact inverse of `gcj02_to_bd09` to < 1e-10 degrees. Outside China: unchanged."""
-    x, y, scalar = _as_arrays(lon, lat)
-    inside = ~out_of_china(x, y)
-    tx, ty = x[inside], y[inside]
-    gx, gy = _bd_approx_inverse(tx, ty)
-    gx, gy = _invert(_bd_forward, tx, ty, gx, gy)
-    x[inside], y[inside] = gx, gy
-    return _out(x, y, scalar)
+    return _in_china(lon, lat, _bd_inverse)
 
 
 def wgs84_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[Coord, Coord]:
