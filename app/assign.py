@@ -41,23 +41,26 @@ class Assignment:
 
     answer: np.ndarray  # int32 code into `answers` (zone_id, zone_path, corridor); 0 = in no zone
     answers: list[tuple[str, str, str]]
-    county: np.ndarray  # int32 code into `counties`; 0 = none
+    county: np.ndarray | None  # int32 code into `counties`; 0 = none (None: no county index)
     counties: list[str]
-    distance_m: np.ndarray
-    nearest: np.ndarray  # int32 code into `zone_ids`; -1 = none
+    distance_m: np.ndarray | None  # None: not asked for (all 0 inside zones)
+    nearest: np.ndarray | None  # int32 code into `zone_ids`; -1 = none (None: not asked for)
     zone_ids: list[str]
 
     def __len__(self) -> int:
         return len(self.answer)
 
     def column(self, name: str) -> pd.Categorical | np.ndarray:
+        n = len(self.answer)
         if name == "distance_m":
-            return self.distance_m
+            return self.distance_m if self.distance_m is not None else np.zeros(n)
         if name == "county_adcode":
-            return pd.Categorical.from_codes(self.county, categories=_unique_labels(self.counties))
+            codes = self.county if self.county is not None else np.zeros(n, np.int32)
+            return pd.Categorical.from_codes(codes, categories=_unique_labels(self.counties))
         if name == "nearest_zone_id":
             cats = ["", *self.zone_ids]
-            return pd.Categorical.from_codes(self.nearest + 1, categories=_unique_labels(cats))
+            codes = self.nearest + 1 if self.nearest is not None else np.zeros(n, np.int32)
+            return pd.Categorical.from_codes(codes, categories=_unique_labels(cats))
         k = {"zone_id": 0, "zone_path": 1, "corridor": 2}[name]
         labels = [a[k] for a in self.answers]
         uniq = sorted(set(labels))
@@ -186,11 +189,11 @@ class ZoneIndex:
 
     @staticmethod
     def _counties_of(grid: GridIndex, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-        full, edge = grid.locate(lon, lat)
-        county = (_lowest_bit(grid.full_sets) + 1).astype(np.int32)[full]
+        county, edge = grid.lookup(lon, lat, (_lowest_bit(grid.full_sets) + 1).astype(np.int32))
         hit = np.flatnonzero(edge)
         if len(hit):
-            county[hit] = _lowest_bit(grid.refine(lon[hit], lat[hit], full[hit], edge[hit])) + 1
+            full = grid.lookup(lon[hit], lat[hit], np.arange(len(grid.full_sets), dtype=np.int32))[0]
+            county[hit] = _lowest_bit(grid.refine(lon[hit], lat[hit], full, edge[hit])) + 1
         return county
 
     def _answer_code(self, mask: np.ndarray) -> int:
@@ -205,14 +208,15 @@ class ZoneIndex:
         """Answers for WGS-84 lon/lat arrays; every answer equals sjoin(predicate='intersects') membership."""
         lon = np.asarray(lon, float)
         lat = np.asarray(lat, float)
-        full, edge = self.grid.locate(lon, lat)
-        answer = self._full_code[full]
+        full_ids = np.arange(len(self.grid.full_sets), dtype=np.int32)
+        answer, edge = self.grid.lookup(lon, lat, self._full_code)
         hit = np.flatnonzero(edge)
         if len(hit):
-            masks = self.grid.refine(lon[hit], lat[hit], full[hit], edge[hit])
+            full = self.grid.lookup(lon[hit], lat[hit], full_ids)[0]
+            masks = self.grid.refine(lon[hit], lat[hit], full, edge[hit])
             uniq, inverse = unique_rows(masks)
             answer[hit] = np.array([self._answer_code(m) for m in uniq], np.int32)[inverse]
-        county = np.zeros(len(lon), np.int32)
+        county = None
         if self.county_grid is not None:
             county = self._counties_of(self.county_grid, lon, lat)
             elsewhere = np.flatnonzero(~self.county_grid.covers(lon, lat))
@@ -220,11 +224,13 @@ class ZoneIndex:
                 if self._county_everywhere is None:
                     self._county_everywhere = GridIndex(list(self.counties.geometry))
                 county[elsewhere] = self._counties_of(self._county_everywhere, lon[elsewhere], lat[elsewhere])
-        distance = np.zeros(len(lon))
-        nearest_code = np.full(len(lon), -1, np.int32)
-        outside = np.flatnonzero(answer == 0)
-        if nearest and len(outside) and self._kdtree is not None:
-            distance[outside], nearest_code[outside] = self.nearest(lon[outside], lat[outside])
+        distance = nearest_code = None
+        if nearest and self._kdtree is not None:
+            distance = np.zeros(len(lon))
+            nearest_code = np.full(len(lon), -1, np.int32)
+            outside = np.flatnonzero(answer == 0)
+            if len(outside):
+                distance[outside], nearest_code[outside] = self.nearest(lon[outside], lat[outside])
         return Assignment(answer, list(self.answers), county, self._county_labels, distance, nearest_code,
                           list(self._metric.index))  # fmt: skip
 
@@ -277,6 +283,28 @@ def valid_lonlat(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     return np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90)
 
 
+def assign_chunk(
+    index: ZoneIndex, frame: pd.DataFrame, x: np.ndarray, y: np.ndarray, crs: str
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
+    """One chunk of input rows → (rows with the zone columns and assign_error, WGS-84 lon, lat, valid mask)."""
+    given_ok = np.isfinite(x) & np.isfinite(y)
+    src_crs = frame.attrs.get("crs") or crs
+    wlon, wlat = to_lonlat_wgs84(np.where(given_ok, x, 0.0), np.where(given_ok, y, 0.0), src_crs)
+    ok = given_ok & valid_lonlat(wlon, wlat)
+    out = frame.copy()
+    for c in OUTPUT_COLUMNS:
+        out[c] = "" if c != "distance_m" else np.nan
+    if ok.any():
+        res = index.assign(wlon[ok], wlat[ok]).frame()
+        for c in OUTPUT_COLUMNS:
+            col = out[c].to_numpy(dtype=object if c != "distance_m" else float, copy=True)
+            col[ok] = res[c].to_numpy() if c == "distance_m" else res[c].astype(str).to_numpy()
+            out[c] = col
+    out["assign_error"] = np.where(~given_ok, "missing or non-numeric coordinate",
+                                   np.where(~ok, "coordinate out of range", ""))  # fmt: skip
+    return out, wlon, wlat, ok
+
+
 def assign_file(
     index: ZoneIndex, src, dst, *, lon: str | None = None, lat: str | None = None, crs: str = "wgs84",
     chunk: int | None = None, progress: bool = False,
@@ -299,25 +327,8 @@ def assign_file(
         bar = tqdm(unit=" rows", unit_scale=True, desc="assign", file=__import__("sys").stderr)
     try:
         for ch in read_points(Path(src), lon=lon, lat=lat, chunk=chunk or CHUNK):
-            given_ok = np.isfinite(ch.x) & np.isfinite(ch.y)
-            src_crs = ch.frame.attrs.get("crs") or crs
-            wlon, wlat = to_lonlat_wgs84(
-                np.where(given_ok, ch.x, 0.0), np.where(given_ok, ch.y, 0.0), src_crs
-            )
-            ok = given_ok & valid_lonlat(wlon, wlat)
+            out, wlon, wlat, ok = assign_chunk(index, ch.frame, ch.x, ch.y, crs)
             n = len(ok)
-            out = ch.frame.copy()
-            for c in OUTPUT_COLUMNS:
-                out[c] = "" if c != "distance_m" else np.nan
-            if ok.any():
-                res = index.assign(wlon[ok], wlat[ok]).frame()
-                for c in OUTPUT_COLUMNS:
-                    col = out[c].to_numpy(dtype=object if c != "distance_m" else float, copy=True)
-                    col[ok] = res[c].to_numpy() if c == "distance_m" else res[c].astype(str).to_numpy()
-                    out[c] = col
-            reason = np.where(~given_ok, "missing or non-numeric coordinate",
-                              np.where(~ok, "coordinate out of range", ""))  # fmt: skip
-            out["assign_error"] = reason
             writer.write(out, np.where(ok, wlon, np.nan), np.where(ok, wlat, np.nan))
             stats.rows += n
             stats.invalid += int((~ok).sum())

@@ -15,9 +15,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from app.assign import OUTPUT_COLUMNS, FileStats, ZoneIndex, build_index, to_lonlat_wgs84, valid_lonlat
+from app.assign import FileStats, ZoneIndex, assign_chunk, build_index, to_lonlat_wgs84
 from app.errors import InputError
-from app.points_io import CHUNK, LAT_NAMES, LON_NAMES, PointWriter, _from_geo, _numbers, _pick, _point_xy, file_format
+from app.points_io import (
+    CHUNK,
+    LAT_NAMES,
+    LON_NAMES,
+    PointWriter,
+    _from_geo,
+    _numbers,
+    _pick,
+    file_format,
+    parse_feature_line,
+)
 
 # WGS-84 lon/lat of each row (NaN where not assignable), carried to the writers that need a geometry
 _LON, _LAT = "__assign_lon__", "__assign_lat__"
@@ -65,41 +75,57 @@ def assign_dask(
         raise InputError(f"npartitions must be at least 1, not {npartitions}")
     _check_source(src_path, in_fmt)
 
-    from distributed import Client, LocalCluster
+    import dask
 
-    cluster = None
-    if scheduler:
-        client = Client(scheduler, set_as_default=False)
-    else:
-        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                               silence_logs=logging.ERROR)  # fmt: skip
-        client = Client(cluster, set_as_default=False)
     try:
-        try:
+        # the graph is built here, before any cluster: a wrong column name fails at once; columns keep the
+        # dtypes read_points gives them (no conversion to pyarrow strings), so typed outputs match too
+        with dask.config.set({"dataframe.convert-string": False}):
             ddf, kind, gcol = _read(src_path, in_fmt, lon, lat, npartitions)
             keep_lonlat = out_fmt != "csv"
-            meta = _assign_partition(ddf._meta, kind, src_path.name, lon, lat, gcol, crs, keep_lonlat)
-            mapped = ddf.map_partitions(_assign_partition, kind, src_path.name, lon, lat, gcol, crs, keep_lonlat,
-                                        meta=meta, enforce_metadata=False, transform_divisions=False,
-                                        align_dataframes=False)  # fmt: skip
+            args = (kind, src_path.name, lon, lat, gcol, crs, keep_lonlat)
+            meta = _assign_partition(ddf._meta, *args)
+            mapped = ddf.map_partitions(_assign_partition, *args, meta=meta, enforce_metadata=False,
+                                        transform_divisions=False, align_dataframes=False)  # fmt: skip
             parts = mapped.to_delayed()
+        client, cluster = _connect(scheduler)
+        try:
             if out_fmt == "csv":
                 stats = _write_csv(client, parts, meta, dst_path)
             elif as_dir:
                 stats = _write_parquet_dir(client, parts, dst_path)
             else:
                 stats = _write_streamed(client, parts, dst_path)
-        except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as e:
-            if in_fmt != "csv":
-                raise
-            raise InputError(f"{src_path.name}: cannot read as CSV: {e}") from e
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as e:
+        if in_fmt != "csv":
+            raise
+        raise InputError(f"{src_path.name}: cannot read as CSV: {e}") from e
     if stats.rows == 0 and in_fmt != "csv":  # a CSV with a header and no rows gives a header, as assign_file
+        if dst_path.is_file():
+            dst_path.unlink()
         raise InputError(f"{src_path.name}: no rows")
     return stats
+
+
+def _connect(scheduler: str | None):
+    """A client of the given scheduler, or of a two-process LocalCluster started for this call."""
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        return Client(scheduler, set_as_default=False), None
+    # no dashboard; the scheduler's small HTTP server (health, metrics) on any free port
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                           scheduler_kwargs={"dashboard_address": ":0"},
+                           silence_logs=logging.ERROR)  # fmt: skip
+    try:
+        return Client(cluster, set_as_default=False), cluster
+    except BaseException:
+        cluster.close()
+        raise
 
 
 def _check_source(path: Path, fmt: str) -> None:
@@ -189,11 +215,7 @@ def _geojsonseq_frame(lines: list[str], name: str) -> pd.DataFrame:
     for line in lines:
         if not line.strip():
             continue
-        try:
-            feat = json.loads(line)
-            props, (px, py) = feat.get("properties") or {}, _point_xy(feat)
-        except (json.JSONDecodeError, AttributeError, TypeError) as e:
-            raise InputError(f"{name}: a line is not a GeoJSON Feature: {e}; {line[:80]!r}") from e
+        props, px, py = parse_feature_line(line, name)
         buf.append(props)
         xs.append(px)
         ys.append(py)
@@ -218,7 +240,11 @@ def _coordinates(df: pd.DataFrame, kind: str, name: str, lon: str | None, lat: s
 
         frame = df.copy()
         pts = shapely.from_wkb(frame.pop(gcol).to_numpy())
-        return frame, np.asarray(shapely.get_x(pts), float), np.asarray(shapely.get_y(pts), float)
+        # GEOS cannot give x/y of an empty point (what a NaN point becomes in WKB): those rows have none
+        x, y = np.full(len(pts), np.nan), np.full(len(pts), np.nan)
+        has = ~shapely.is_empty(pts) & (shapely.get_type_id(pts) >= 0)
+        x[has], y[has] = shapely.get_x(pts[has]), shapely.get_y(pts[has])
+        return frame, x, y
     cols = list(df.columns)
     return (df, _numbers(df[_pick(cols, lon, LON_NAMES, "longitude", path)]),
             _numbers(df[_pick(cols, lat, LAT_NAMES, "latitude", path)]))  # fmt: skip
@@ -228,22 +254,7 @@ def _assign_partition(df: pd.DataFrame, kind: str, name: str, lon: str | None, l
                       gcol: str | None, crs: str, keep_lonlat: bool) -> pd.DataFrame:  # fmt: skip
     """One partition through the worker's index, row for row as assign_file treats a chunk."""
     frame, x, y = _coordinates(df, kind, name, lon, lat, gcol)
-    given_ok = np.isfinite(x) & np.isfinite(y)
-    src_crs = frame.attrs.get("crs") or crs
-    wlon, wlat = to_lonlat_wgs84(np.where(given_ok, x, 0.0), np.where(given_ok, y, 0.0), src_crs)
-    ok = given_ok & valid_lonlat(wlon, wlat)
-    out = frame.copy()
-    for c in OUTPUT_COLUMNS:
-        out[c] = "" if c != "distance_m" else np.nan
-    if ok.any():
-        res = _zone_index().assign(wlon[ok], wlat[ok]).frame()
-        for c in OUTPUT_COLUMNS:
-            col = out[c].to_numpy(dtype=object if c != "distance_m" else float, copy=True)
-            col[ok] = res[c].to_numpy() if c == "distance_m" else res[c].astype(str).to_numpy()
-            out[c] = col
-    reason = np.where(~given_ok, "missing or non-numeric coordinate",
-                      np.where(~ok, "coordinate out of range", ""))  # fmt: skip
-    out["assign_error"] = reason
+    out, wlon, wlat, ok = assign_chunk(_zone_index(), frame, x, y, crs)
     if keep_lonlat:
         out[_LON] = np.where(ok, wlon, np.nan)
         out[_LAT] = np.where(ok, wlat, np.nan)
@@ -300,7 +311,7 @@ def _write_parquet_dir(client, parts: list, dst: Path) -> FileStats:
     """A directory of GeoParquet files part.00000.parquet… in row order, each written by a worker."""
     from dask import delayed
 
-    if dst.exists() and any(not p.name.startswith("part.") for p in dst.iterdir()):
+    if dst.is_file() or (dst.is_dir() and any(not p.name.startswith("part.") for p in dst.iterdir())):
         raise InputError(f"{dst}: not a directory of earlier part.N.parquet output; not overwriting it")
     tmp = dst.with_name(f".tmp-dask-{dst.name}")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -346,5 +357,6 @@ def _write_streamed(client, parts: list, dst: Path) -> FileStats:
         staged.unlink(missing_ok=True)
         raise
     writer.close()
-    staged.replace(dst)
+    if staged.exists():  # nothing is written for an input without rows
+        staged.replace(dst)
     return _total(stats)

@@ -21,6 +21,31 @@ from scipy import ndimage
 from shapely.geometry.base import BaseGeometry
 
 MAX_CELLS = 8_000_000
+BLOCK_BITS = 4
+BLOCK = 1 << BLOCK_BITS  # 16 × 16 cells: a uniform block is one entry of a table small enough for the cache
+FINE_FLAG = np.uint32(1 << 31)
+
+try:  # one fused, parallel pass over the points; NumPy below does the same in several passes
+    import numba
+
+    @numba.njit(parallel=True, cache=True, nogil=True)
+    def _lookup_kernel(x, y, x0, y0, inv, nx, ny, coarse, nbx, fine, table, out, edge):  # pragma: no cover
+        for i in numba.prange(x.shape[0]):
+            xi, yi = x[i], y[i]
+            if not (np.isfinite(xi) and np.isfinite(yi)):
+                out[i] = table[0]
+                edge[i] = 0
+                continue
+            c = np.int64(min(max((xi - x0) * inv, 0.0), nx - 1.0))
+            r = np.int64(min(max((yi - y0) * inv, 0.0), ny - 1.0))
+            v = coarse[(r >> BLOCK_BITS) * nbx + (c >> BLOCK_BITS)]
+            if v & FINE_FLAG:
+                v = fine[(v ^ FINE_FLAG) * BLOCK * BLOCK + (r & (BLOCK - 1)) * BLOCK + (c & (BLOCK - 1))]
+            out[i] = table[v >> 16]
+            edge[i] = v & 0xFFFF
+
+except ImportError:  # pragma: no cover - numba is a dependency; this keeps the index usable without it
+    _lookup_kernel = None
 
 
 class GridIndex:
@@ -56,7 +81,9 @@ class GridIndex:
         if len(self.full_sets) >= 65536 or len(self.edge_sets) >= 65536:
             raise ValueError("too many distinct polygon sets for the packed grid")
         # one 32-bit word per cell: full-set id in the high half, edge-set id in the low half
-        self.packed = (self.full_id.astype(np.uint32) << 16 | self.edge_id.astype(np.uint32)).ravel()
+        packed2d = self.full_id.astype(np.uint32) << 16 | self.edge_id.astype(np.uint32)
+        self.packed = packed2d.ravel()
+        self.coarse, self.fine, self.nbx = _two_level(packed2d)
         self.edge_members = [_bits(m) for m in self.edge_sets]
 
     def _cells(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -128,6 +155,19 @@ class GridIndex:
             edge[bad] = 0
         return full, edge
 
+    def lookup(self, x: np.ndarray, y: np.ndarray, table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(table[full-set id], edge-set id) for each point, in one pass: `table` maps full sets to answers."""
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        y = np.ascontiguousarray(y, dtype=np.float64)
+        if _lookup_kernel is None:
+            full, edge = self.locate(x, y)
+            return table[full], edge
+        out = np.empty(len(x), table.dtype)
+        edge = np.empty(len(x), np.uint32)
+        _lookup_kernel(x, y, self.x0, self.y0, 1.0 / self.cell, self.nx, self.ny, self.coarse, self.nbx, self.fine,
+                       table, out, edge)  # fmt: skip
+        return out, edge
+
     def refine(self, x: np.ndarray, y: np.ndarray, full: np.ndarray, edge: np.ndarray) -> np.ndarray:
         """Exact bitmasks (n, words) for points whose cells a boundary crosses (edge id ≠ 0)."""
         out = self.full_sets[full].copy()
@@ -152,6 +192,21 @@ class GridIndex:
         if len(hit):
             out[hit] = self.refine(x[hit], y[hit], full[hit], edge[hit])
         return out
+
+
+def _two_level(packed: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Blocks of BLOCK × BLOCK cells: a block whose cells are all alike is stored once in the coarse table;
+    others are flagged there with the index of their cells in the fine table."""
+    ny, nx = packed.shape
+    nby, nbx = -(-ny // BLOCK), -(-nx // BLOCK)
+    pad = np.zeros((nby * BLOCK, nbx * BLOCK), np.uint32)
+    pad[:ny, :nx] = packed
+    blocks = pad.reshape(nby, BLOCK, nbx, BLOCK).swapaxes(1, 2).reshape(nby * nbx, BLOCK * BLOCK)
+    uniform = (blocks == blocks[:, :1]).all(axis=1)
+    coarse = blocks[:, 0].copy()
+    mixed = np.flatnonzero(~uniform)
+    coarse[mixed] = FINE_FLAG | np.arange(len(mixed), dtype=np.uint32)
+    return coarse, np.ascontiguousarray(blocks[mixed]).ravel(), nbx
 
 
 def _intern(grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

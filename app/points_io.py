@@ -89,11 +89,7 @@ def read_points(
             for n, line in enumerate(fh, 1):
                 if not line.strip():
                     continue
-                try:
-                    feat = json.loads(line)
-                    props, (px, py) = feat.get("properties") or {}, _point_xy(feat)
-                except (json.JSONDecodeError, AttributeError, TypeError) as e:
-                    raise InputError(f"{path.name}: line {n} is not a GeoJSON Feature: {e}") from e
+                props, px, py = parse_feature_line(line, f"{path.name}: line {n}")
                 buf.append(props)
                 xs.append(px)
                 ys.append(py)
@@ -121,6 +117,16 @@ def read_points(
             yield _from_geo(gdf, path, lon, lat)
     if not yielded:
         raise InputError(f"{path.name}: no rows")
+
+
+def parse_feature_line(line: str, where: str) -> tuple[dict[str, Any], float, float]:
+    """One GeoJSONSeq line → (properties, x, y); a feature without a point geometry gets NaN coordinates."""
+    try:
+        feat = json.loads(line)
+        props, (px, py) = feat.get("properties") or {}, _point_xy(feat)
+    except (json.JSONDecodeError, AttributeError, TypeError) as e:
+        raise InputError(f"{where} is not a GeoJSON Feature: {e}") from e
+    return props, px, py
 
 
 def _point_xy(feat: dict[str, Any]) -> tuple[float, float]:
@@ -161,9 +167,12 @@ def _read_parquet(path: Path, lon: str | None, lat: str | None, chunk: int) -> I
     for batch in pf.iter_batches(batch_size=chunk):
         df = batch.to_pandas()
         if gcol and gcol in df.columns and not (lon or lat):
-            pts = shapely.from_wkb(df.pop(gcol).to_numpy())
-            x, y = shapely.get_x(pts), shapely.get_y(pts)
-            yield Chunk(df, np.asarray(x, float), np.asarray(y, float))
+            pts = shapely.from_wkb(df.pop(gcol).to_numpy(), on_invalid="ignore")
+            ok = ~(shapely.is_missing(pts) | shapely.is_empty(pts)) & (shapely.get_type_id(pts) == 0)
+            x = np.full(len(pts), np.nan)
+            y = np.full(len(pts), np.nan)
+            x[ok], y[ok] = shapely.get_x(pts[ok]), shapely.get_y(pts[ok])
+            yield Chunk(df, x, y)
         else:
             cols = list(df.columns)
             yield Chunk(df, _numbers(df[_pick(cols, lon, LON_NAMES, "longitude", path)]),
@@ -192,7 +201,10 @@ class PointWriter:
         else:
             import geopandas as gpd
 
-            gdf = gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")
+            finite = np.isfinite(lon) & np.isfinite(lat)
+            geom = np.full(len(lon), None, object)
+            geom[finite] = gpd.points_from_xy(lon[finite], lat[finite])
+            gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geom, crs="EPSG:4326"), crs="EPSG:4326")
             gdf.to_file(self.tmp, layer="points", driver="GPKG", engine="pyogrio", append=not self._first)
         self._first = False
 
@@ -218,7 +230,9 @@ class PointWriter:
 
         table = pa.Table.from_pandas(frame.astype({c: str for c in frame.columns if frame[c].dtype == object}),
                                      preserve_index=False)  # fmt: skip
-        wkb = shapely.to_wkb(shapely.points(lon, lat))
+        finite = np.isfinite(lon) & np.isfinite(lat)
+        wkb = np.full(len(lon), None, object)
+        wkb[finite] = shapely.to_wkb(shapely.points(lon[finite], lat[finite]))
         table = table.append_column("geometry", pa.array(wkb, pa.binary()))
         if self._parquet is None:
             geo = {"version": "1.0.0", "primary_column": "geometry",
