@@ -334,5 +334,33 @@ def platforms_check_cmd(show_all: bool) -> None:
                        f"computed {r.computed_zone or '-':<22} ±{r.precision_m or 0:.0f} m")  # fmt: skip
 
 
+@main.command("serve")
+@click.option("--host", default=None, help="address to listen on (default CORRIDOR_HOST or 127.0.0.1)")
+@click.option("--port", type=int, default=None, help="port (default CORRIDOR_PORT or 8000)")
+def serve_cmd(host: str | None, port: int | None) -> None:
+    """Build the catalog (embedded storage: the repository's files) and serve it over HTTP."""
+    import uvicorn
+
+    from app.api.main import create_app
+    from app.api.settings import ServiceSettings
+
+    settings = ServiceSettings()
+    app = create_app(settings)
+    uvicorn.run(app, host=host or settings.host, port=port or settings.port, log_level="info")
+
+
+@main.command("map")
+@click.option("--corridor", default=None, help="one corridor (quzhou, shaoxing, hangzhou); default all")
+@click.option("--gcj02", is_flag=True, help="Amap base map, geometry shifted to GCJ-02")
+@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False), help="HTML file to write")
+def map_cmd(corridor: str | None, gcj02: bool, out: str) -> None:
+    """Write the Folium map of the catalog to an HTML file."""
+    from app.maps import save_map
+    from app.store import Store
+
+    path = save_map(Store.build(), out, corridor=corridor, gcj02_base=gcj02)
+    click.echo(f"wrote {path}", err=True)
+
+
 if __name__ == "__main__":
     main()

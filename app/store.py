@@ -6,6 +6,7 @@ import hashlib
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -27,6 +28,10 @@ class Store:
     features: gpd.GeoDataFrame
     counties: gpd.GeoDataFrame
     version: str = ""
+    result: Any = field(
+        default=None, repr=False
+    )  # the BuildResult (catalog, per-zone builds) behind the layers
+    gazetteer: Any = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
@@ -56,7 +61,7 @@ class Store:
         )
         feats.insert(0, "id", [f"f{i:04d}" for i in range(len(feats))])
         c = counties()[["adcode", "name", "city", "geometry"]].rename(columns={"adcode": "id"})
-        return cls(zones=zones, platforms=plats, features=feats, counties=c)
+        return cls(zones=zones, platforms=plats, features=feats, counties=c, result=res, gazetteer=gazetteer)
 
 
 def content_version(layers: dict[str, gpd.GeoDataFrame]) -> str:

@@ -1,0 +1,48 @@
+"""App assembly: settings, lifespan (build the catalog once), middleware, error handlers, routers."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from app import __version__
+from app.api import analysis, errors, maps, ogc, tiles
+from app.api.middleware import BodyLimit, RateLimit
+from app.api.service import Service
+from app.api.settings import ServiceSettings
+from app.store import Store
+
+
+def create_app(settings: ServiceSettings | None = None, store: Store | None = None) -> FastAPI:
+    """The corridor service; `store` lets tests and embedders pass an already built catalog."""
+    settings = settings or ServiceSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if not hasattr(app.state, "service"):
+            app.state.service = Service.start(settings, store)
+        yield
+
+    app = FastAPI(
+        title=settings.title,
+        description=settings.description,
+        version=__version__,
+        openapi_url="/api",
+        docs_url="/api.html",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    if store is not None:
+        app.state.service = Service.start(settings, store)
+    errors.install(app)
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "HEAD", "OPTIONS"],
+                       allow_headers=["*"], expose_headers=["ETag", "Content-Crs"])  # fmt: skip
+    app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    for module in (ogc, tiles, analysis, maps):
+        app.include_router(module.router)
+    return app
