@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -275,7 +276,7 @@ def queryables(request: Request, collectionId: str) -> Response:
     for c in df.columns:
         if c == "geometry":
             continue
-        t = "number" if np.issubdtype(df[c].dtype, np.number) else "string"
+        t = "number" if pd.api.types.is_numeric_dtype(df[c].dtype) else "string"
         props[c] = {"title": c, "type": t}
     props["geometry"] = {"$ref": "https://geojson.org/schema/Geometry.json"}
     doc = {"$schema": "https://json-schema.org/draft/2019-09/schema", "$id": str(request.url), "type": "object",
@@ -308,7 +309,7 @@ def items(
         if key in RESERVED or key not in df.columns or key == "geometry":
             continue
         col = sel[key]
-        if np.issubdtype(col.dtype, np.number):
+        if pd.api.types.is_numeric_dtype(col.dtype):
             try:
                 sel = sel[col == float(value)]
             except ValueError:
