@@ -34,26 +34,25 @@ class Unauthorized(CorridorError):
     """A write without the right token."""
 
 
+# most specific first: each error class maps to its status and title
+STATUS: list[tuple[type[CorridorError], int, str]] = [
+    (NotFound, 404, "Not Found"),
+    (Unauthorized, 401, "Unauthorized"),
+    (InputError, 400, "Bad Request"),
+    (CatalogError, 422, "Unprocessable Content"),
+    (CorridorError, 400, "Bad Request"),
+]
+
+
 def install(app: FastAPI) -> None:
-    @app.exception_handler(NotFound)
-    async def _not_found(_: Request, e: NotFound) -> JSONResponse:
-        return problem(404, "Not Found", str(e))
+    for cls, status, title in STATUS:
 
-    @app.exception_handler(Unauthorized)
-    async def _unauthorized(_: Request, e: Unauthorized) -> JSONResponse:
-        return problem(401, "Unauthorized", str(e))
+        async def _handler(
+            _: Request, e: Exception, status: int = status, title: str = title
+        ) -> JSONResponse:
+            return problem(status, title, str(e))
 
-    @app.exception_handler(InputError)
-    async def _input(_: Request, e: InputError) -> JSONResponse:
-        return problem(400, "Bad Request", str(e))
-
-    @app.exception_handler(CatalogError)
-    async def _catalog(_: Request, e: CatalogError) -> JSONResponse:
-        return problem(422, "Unprocessable Content", str(e))
-
-    @app.exception_handler(CorridorError)
-    async def _corridor(_: Request, e: CorridorError) -> JSONResponse:
-        return problem(400, "Bad Request", str(e))
+        app.add_exception_handler(cls, _handler)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, e: RequestValidationError) -> JSONResponse:
