@@ -5,13 +5,12 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-import threading
+import sys
 import time
+import urllib.request
 
 import pytest
-import uvicorn
 
-from app.api.main import create_app
 from app.store import Store
 
 COLLECTIONS = ("zones", "platforms", "features", "counties")
@@ -19,20 +18,33 @@ COLLECTIONS = ("zones", "platforms", "features", "counties")
 
 @pytest.fixture(scope="module")
 def served():
+    """`corridor serve` in its own process: GDAL clients in this process hold the GIL while they wait."""
     store = Store.build()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(store=store), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "the test server did not start"
-    yield f"http://127.0.0.1:{port}/", store
-    server.should_exit = True
-    thread.join(timeout=10)
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "healthz", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            if proc.poll() is not None:
+                pytest.fail("corridor serve exited: " + proc.stderr.read().decode()[-2000:])
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("corridor serve did not answer /healthz within 120 s")
+    yield url, store
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 @pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="GDAL's ogrinfo is not installed (Debian: gdal-bin)")
