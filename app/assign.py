@@ -71,6 +71,19 @@ class Assignment:
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame({c: self.column(c) for c in OUTPUT_COLUMNS})
 
+    def record(self, i: int) -> dict[str, str | float]:
+        """One point's answers as plain values (no DataFrame: cheap for a single point)."""
+        zone_id, path, corridor = self.answers[self.answer[i]]
+        near = int(self.nearest[i]) if self.nearest is not None else -1
+        return {
+            "zone_id": zone_id,
+            "zone_path": path,
+            "corridor": corridor,
+            "county_adcode": self.counties[self.county[i]] if self.county is not None else "",
+            "distance_m": float(self.distance_m[i]) if self.distance_m is not None else 0.0,
+            "nearest_zone_id": self.zone_ids[near] if near >= 0 else "",
+        }
+
 
 def _unique_labels(labels: list[str]) -> list[str]:
     if len(set(labels)) != len(labels):

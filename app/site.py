@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import shapely
 
 from app.assign import ZoneIndex, to_lonlat_wgs84, valid_lonlat
@@ -20,7 +21,7 @@ def site_report(
     wlon, wlat = to_lonlat_wgs84(np.array([lon]), np.array([lat]), crs)
     if not valid_lonlat(wlon, wlat)[0]:
         raise InputError(f"coordinate out of range: {lon}, {lat} ({crs})")
-    a = index.assign(wlon, wlat).frame().iloc[0]
+    a = pd.Series(index.assign(wlon, wlat).record(0))
     x, y = transformer(WGS84, GK120).transform(wlon[0], wlat[0])
     here = shapely.Point(x, y)
     zones = []

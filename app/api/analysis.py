@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from app.api.deps import get_store, require_token
-from app.api.errors import NotFound
+from app.api.errors import NotFound, media, problem_doc
 from app.assign import assign_chunk, to_lonlat_wgs84, valid_lonlat
 from app.errors import InputError
 from app.parser import parse
@@ -61,7 +61,7 @@ def healthz(request: Request) -> dict[str, Any]:
     }
 
 
-@router.get("/analysis/areas", operation_id="getAreaReport")
+@router.get("/analysis/areas", operation_id="getAreaReport", responses=media("text/csv"))
 def areas(request: Request, f: str = Query("json", pattern="^(json|csv)$")) -> Response:
     """Stated vs computed areas (EPSG:4549 and geodesic), ratio, grade and method of every zone."""
     cols = ["id", "name", "level", "corridor", "stated_area_km2", "area_km2", "area_geodesic_km2", "ratio", "grade",
@@ -111,12 +111,24 @@ def assign_point(
     wlon, wlat = to_lonlat_wgs84(np.array([lon]), np.array([lat]), crs)
     if not valid_lonlat(wlon, wlat)[0]:
         raise InputError(f"coordinate out of range: {lon}, {lat} ({crs})")
-    row = request.app.state.service.index.assign(wlon, wlat).frame().iloc[0]
-    out = {k: (str(v) if k != "distance_m" else float(v)) for k, v in row.items()}
+    out = request.app.state.service.index.assign(wlon, wlat).record(0)
     return _json({"lon": float(wlon[0]), "lat": float(wlat[0]), "input_crs": crs, **out})
 
 
-@router.post("/assign", operation_id="assignPoints")
+@router.post(
+    "/assign",
+    operation_id="assignPoints",
+    responses=media("application/geo+json", "text/csv"),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/geo+json": {"schema": {"type": "object"}},
+                "text/csv": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
 async def assign_points(request: Request, crs: str = Query("wgs84"), lon: str | None = Query(None),
                         lat: str | None = Query(None)) -> Response:  # fmt: skip
     """Assign a GeoJSON FeatureCollection of points (application/geo+json) or a CSV (text/csv) body."""
@@ -180,7 +192,7 @@ def parse_text(body: TextIn) -> Response:
     return _json(parse(body.text).to_dict())
 
 
-@router.post("/build", operation_id="buildPreview")
+@router.post("/build", operation_id="buildPreview", responses=media("application/geo+json"))
 def build_preview(request: Request, body: TextIn) -> Response:
     """四至 text → polygon preview against the loaded gazetteer (GeoJSON, one feature a part, with grade)."""
     from app.single import build_text
@@ -204,7 +216,17 @@ DOWNLOADS = {"csv": "text/csv; charset=utf-8",
              "kml": "application/vnd.google-earth.kml+xml", "shp.zip": "application/zip"}  # fmt: skip
 
 
-@router.get("/downloads/zones.{fmt}", operation_id="downloadZones")
+DOWNLOADS_TYPES = [
+    "text/csv",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/geopackage+sqlite3",
+    "application/geo+json",
+    "application/vnd.google-earth.kml+xml",
+    "application/zip",
+]
+
+
+@router.get("/downloads/zones.{fmt}", operation_id="downloadZones", responses=media(*DOWNLOADS_TYPES))
 def download(request: Request, fmt: str) -> Response:
     """The zone layer or its report: CSV, XLSX (report), GeoPackage, GeoJSON, KML, zipped Shapefile (UTF-8 .cpg)."""
     if fmt not in DOWNLOADS:
@@ -256,7 +278,13 @@ def _shapefile_names(cols: list[str]) -> dict[str, str]:
     return out
 
 
-@router.post("/admin/reload", operation_id="reload", dependencies=[Depends(require_token)], tags=["Admin"])
+@router.post(
+    "/admin/reload",
+    operation_id="reload",
+    responses={401: problem_doc("Unauthorized")},
+    dependencies=[Depends(require_token)],
+    tags=["Admin"],
+)
 def reload_catalog(request: Request) -> JSONResponse:
     """Rebuild the catalog from the files and swap it in (token required)."""
     from app.api.service import reload

@@ -13,6 +13,23 @@ from app.errors import CatalogError, CorridorError, InputError
 
 log = logging.getLogger("corridor.api")
 PROBLEM = "application/problem+json"
+PROBLEM_SCHEMA = {"type": "object", "required": ["type", "title", "status"],
+                  "properties": {"type": {"type": "string"}, "title": {"type": "string"},
+                                 "status": {"type": "integer"}, "detail": {"type": "string"}}}  # fmt: skip
+
+
+def problem_doc(description: str) -> dict:
+    return {"description": description, "content": {PROBLEM: {"schema": PROBLEM_SCHEMA}}}
+
+
+PROBLEM_RESPONSES = {400: problem_doc("Bad Request (invalid parameters or input)"), 404: problem_doc("Not Found"),
+                     413: problem_doc("Content Too Large"), 422: problem_doc("Unprocessable Content"),
+                     429: problem_doc("Too Many Requests")}  # fmt: skip
+
+
+def media(*types: str) -> dict:
+    """Extra 200 media types of a route, for `responses=`."""
+    return {200: {"content": {t: {} for t in types}}}
 
 
 def problem(status: int, title: str, detail: str = "", **extra: object) -> JSONResponse:

@@ -9,7 +9,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from app import __version__
 from app.api import analysis, errors, maps, ogc, tiles
-from app.api.middleware import BodyLimit, RateLimit
+from app.api.middleware import BodyLimit, RateLimit, ResponseCache
 from app.api.service import Service
 from app.api.settings import ServiceSettings
 from app.store import Store
@@ -33,6 +33,7 @@ def create_app(settings: ServiceSettings | None = None, store: Store | None = No
         docs_url="/api.html",
         redoc_url=None,
         lifespan=lifespan,
+        responses=errors.PROBLEM_RESPONSES,
     )
     app.state.settings = settings
     if store is not None:
@@ -41,6 +42,9 @@ def create_app(settings: ServiceSettings | None = None, store: Store | None = No
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "HEAD", "OPTIONS"],
                        allow_headers=["*"], expose_headers=["ETag", "Content-Crs"])  # fmt: skip
+    app.add_middleware(ResponseCache, version=lambda scope: scope["app"].state.service.store.version,
+                       prefixes=("/collections", "/tiles/", "/conformance", "/analysis/areas"),
+                       entries=settings.tile_cache_size)  # fmt: skip
     app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     for module in (ogc, tiles, analysis, maps):

@@ -20,7 +20,7 @@ from pyproj import Transformer
 from shapely.geometry import box, mapping
 
 from app.api.deps import get_store
-from app.api.errors import NotFound
+from app.api.errors import NotFound, media
 from app.datum import transform_geometry, wgs84_to_gcj02
 from app.errors import InputError
 
@@ -202,7 +202,7 @@ def _content_crs(code: str) -> dict[str, str]:
     return {"Content-Crs": f"<{uri}>"}
 
 
-@router.get("/", operation_id="getLandingPage", tags=["Capabilities"])
+@router.get("/", operation_id="getLandingPage", responses=media("text/html"), tags=["Capabilities"])
 def landing(request: Request, f: str | None = Query(None, description="json or html")) -> Response:
     """Landing page: links to the API definition, conformance and the collections."""
     base = _base(request)
@@ -233,7 +233,12 @@ def landing(request: Request, f: str | None = Query(None, description="json or h
     return JSONResponse(doc)
 
 
-@router.get("/conformance", operation_id="getConformanceDeclaration", tags=["Capabilities"])
+@router.get(
+    "/conformance",
+    operation_id="getConformanceDeclaration",
+    responses=media("text/html"),
+    tags=["Capabilities"],
+)
 def conformance(request: Request, f: str | None = Query(None)) -> Response:
     """The conformance classes this service implements."""
     if _format(request, f) == "html":
@@ -243,7 +248,7 @@ def conformance(request: Request, f: str | None = Query(None)) -> Response:
     return JSONResponse({"conformsTo": CONFORMANCE})
 
 
-@router.get("/collections", operation_id="getCollections", tags=["Data"])
+@router.get("/collections", operation_id="getCollections", responses=media("text/html"), tags=["Data"])
 def collections(request: Request, f: str | None = Query(None)) -> Response:
     """Every collection: zones, platforms, boundary features, counties."""
     base = _base(request)
@@ -257,7 +262,12 @@ def collections(request: Request, f: str | None = Query(None)) -> Response:
     return JSONResponse(doc)
 
 
-@router.get("/collections/{collectionId}", operation_id="describeCollection", tags=["Data"])
+@router.get(
+    "/collections/{collectionId}",
+    operation_id="describeCollection",
+    responses=media("text/html"),
+    tags=["Data"],
+)
 def collection(request: Request, collectionId: str, f: str | None = Query(None)) -> Response:
     """One collection's description, extent and CRS list."""
     doc = _collection_doc(collectionId, _layer(request, collectionId), _base(request))
@@ -268,7 +278,12 @@ def collection(request: Request, collectionId: str, f: str | None = Query(None))
     return JSONResponse(doc)
 
 
-@router.get("/collections/{collectionId}/queryables", operation_id="getQueryables", tags=["Data"])
+@router.get(
+    "/collections/{collectionId}/queryables",
+    operation_id="getQueryables",
+    responses=media("application/schema+json"),
+    tags=["Data"],
+)
 def queryables(request: Request, collectionId: str) -> Response:
     """The properties that item queries can filter by equality (?name=value)."""
     df = _layer(request, collectionId)
@@ -284,7 +299,12 @@ def queryables(request: Request, collectionId: str) -> Response:
     return JSONResponse(doc, media_type="application/schema+json")
 
 
-@router.get("/collections/{collectionId}/items", operation_id="getFeatures", tags=["Data"])
+@router.get(
+    "/collections/{collectionId}/items",
+    operation_id="getFeatures",
+    responses=media(GEOJSON, "text/html", "text/csv"),
+    tags=["Data"],
+)
 def items(
     request: Request,
     collectionId: str,
@@ -364,7 +384,12 @@ def _page_links(
     return links
 
 
-@router.get("/collections/{collectionId}/items/{featureId}", operation_id="getFeature", tags=["Data"])
+@router.get(
+    "/collections/{collectionId}/items/{featureId}",
+    operation_id="getFeature",
+    responses=media(GEOJSON, "text/html"),
+    tags=["Data"],
+)
 def item(
     request: Request,
     collectionId: str,

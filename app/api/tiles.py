@@ -17,7 +17,15 @@ def tile_json(request: Request) -> JSONResponse:
     return JSONResponse(tilejson(str(request.base_url).rstrip("/"), request.app.state.service.store))
 
 
-@router.get("/tiles/{z}/{x}/{y}.mvt", operation_id="getTile")
+@router.get(
+    "/tiles/{z}/{x}/{y}.mvt",
+    operation_id="getTile",
+    response_class=Response,
+    responses={
+        200: {"content": {MVT: {"schema": {"type": "string", "format": "binary"}}}},
+        304: {"description": "Not Modified (If-None-Match matched the ETag)"},
+    },
+)
 def tile(request: Request, z: int, x: int, y: int) -> Response:
     """One Mapbox vector tile (layers zones, platforms), simplified for its zoom."""
     renderer = request.app.state.service.tiles
