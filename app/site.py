@@ -4,20 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
 from app.assign import ZoneIndex, to_lonlat_wgs84, valid_lonlat
 from app.crs import GK120, WGS84, transformer
-from app.datum import to_wgs84
 from app.errors import InputError
-from app.platforms import load_platforms
 
 
 def site_report(
-    index: ZoneIndex, lon: float, lat: float, *, crs: str = "wgs84", k: int = 5
-) -> dict[str, Any]:
+    index: ZoneIndex, lon: float, lat: float, *, crs: str = "wgs84", k: int = 5,
+    platforms: gpd.GeoDataFrame | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Zones holding the point, distance to their edges, county, nearest zone, and the k nearest platforms
+    (the catalog's located platforms, or the WGS-84 points given)."""
     wlon, wlat = to_lonlat_wgs84(np.array([lon]), np.array([lat]), crs)
     if not valid_lonlat(wlon, wlat)[0]:
         raise InputError(f"coordinate out of range: {lon}, {lat} ({crs})")
@@ -34,15 +36,21 @@ def site_report(
     if not zones and a.nearest_zone_id:
         zid = str(a.nearest_zone_id)
         nearest = {"id": zid, "name": str(index.zones.loc[zid, "name"]), "distance_m": float(a.distance_m)}
+    if platforms is None:
+        from app.platforms import load_platforms
+        from app.store import platforms_frame
+
+        platforms = platforms_frame(load_platforms(), {})
     plats = []
-    for p in load_platforms():
-        if p.location is None:
-            continue
-        plon, plat = to_wgs84(p.location.lon, p.location.lat, p.location.datum)
-        px, py = transformer(WGS84, GK120).transform(plon, plat)
-        plats.append({"id": p.id, "name": p.name, "kind": p.kind, "declared_zone": p.declared_zone,
-                      "distance_m": round(float(np.hypot(px - x, py - y)), 1),
-                      "precision_m": p.location.precision_m})  # fmt: skip
+    if len(platforms):
+        px, py = transformer(WGS84, GK120).transform(
+            platforms.geometry.x.to_numpy(), platforms.geometry.y.to_numpy()
+        )
+        dist = np.hypot(px - x, py - y)
+        for i in np.argsort(dist)[:k]:
+            p = platforms.iloc[int(i)]
+            plats.append({"id": p["id"], "name": p["name"], "kind": p["kind"], "declared_zone": p["declared_zone"],
+                          "distance_m": round(float(dist[i]), 1), "precision_m": float(p["precision_m"])})  # fmt: skip
     plats.sort(key=lambda r: r["distance_m"])
     return {
         "lon": float(wlon[0]), "lat": float(wlat[0]), "input_crs": crs,

@@ -207,7 +207,8 @@ def site(request: Request, lon: float = Query(...), lat: float = Query(...), crs
     """For planners: containing zones, distance to their edges, county, nearest platforms."""
     from app.site import site_report
 
-    return _json(site_report(request.app.state.service.index, lon, lat, crs=crs, k=k))
+    return _json(site_report(request.app.state.service.index, lon, lat, crs=crs, k=k,
+                             platforms=get_store(request).platforms))  # fmt: skip
 
 
 DOWNLOADS = {"csv": "text/csv; charset=utf-8",
