@@ -272,7 +272,7 @@ class ZoneIndex:
         dist = np.full(len(x), np.nan)
         ids = np.full(len(x), -1, np.int32)
         ok = np.flatnonzero(np.isfinite(x) & np.isfinite(y))
-        d, k = self._kdtree.query(np.column_stack([x[ok], y[ok]]), workers=-1)
+        d, k = self._kdtree.query(np.column_stack([x[ok], y[ok]]), workers=-1 if len(ok) > 20_000 else 1)
         zone = self._sample_zone[k]
         close = d < NEAR_M
         if close.any():

@@ -24,12 +24,12 @@ MAX_CELLS = 8_000_000
 BLOCK_BITS = 4
 BLOCK = 1 << BLOCK_BITS  # 16 × 16 cells: a uniform block is one entry of a table small enough for the cache
 FINE_FLAG = np.uint32(1 << 31)
+SERIAL_BELOW = 20_000  # points; below this one thread is faster than starting the parallel loop
 
 try:  # one fused, parallel pass over the points; NumPy below does the same in several passes
     import numba
 
-    @numba.njit(parallel=True, cache=True, nogil=True)
-    def _lookup_kernel(x, y, x0, y0, inv, nx, ny, coarse, nbx, fine, table, out, edge):  # pragma: no cover
+    def _lookup(x, y, x0, y0, inv, nx, ny, coarse, nbx, fine, table, out, edge):  # pragma: no cover - compiled
         for i in numba.prange(x.shape[0]):
             xi, yi = x[i], y[i]
             if not (np.isfinite(xi) and np.isfinite(yi)):
@@ -43,6 +43,9 @@ try:  # one fused, parallel pass over the points; NumPy below does the same in s
                 v = fine[(v ^ FINE_FLAG) * BLOCK * BLOCK + (r & (BLOCK - 1)) * BLOCK + (c & (BLOCK - 1))]
             out[i] = table[v >> 16]
             edge[i] = v & 0xFFFF
+
+    _lookup_kernel = numba.njit(parallel=True, cache=True, nogil=True)(_lookup)
+    _lookup_serial = numba.njit(cache=True, nogil=True)(_lookup)  # a parallel launch costs more than a few points
 
 except ImportError:  # pragma: no cover - numba is a dependency; this keeps the index usable without it
     _lookup_kernel = None
@@ -164,8 +167,9 @@ class GridIndex:
             return table[full], edge
         out = np.empty(len(x), table.dtype)
         edge = np.empty(len(x), np.uint32)
-        _lookup_kernel(x, y, self.x0, self.y0, 1.0 / self.cell, self.nx, self.ny, self.coarse, self.nbx, self.fine,
-                       table, out, edge)  # fmt: skip
+        kernel = _lookup_kernel if len(x) >= SERIAL_BELOW else _lookup_serial
+        kernel(x, y, self.x0, self.y0, 1.0 / self.cell, self.nx, self.ny, self.coarse, self.nbx, self.fine,
+               table, out, edge)  # fmt: skip
         return out, edge
 
     def refine(self, x: np.ndarray, y: np.ndarray, full: np.ndarray, edge: np.ndarray) -> np.ndarray:

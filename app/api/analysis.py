@@ -101,7 +101,7 @@ def containment(request: Request) -> Response:
 
 
 @router.get("/assign", operation_id="assignPoint")
-def assign_point(
+async def assign_point(
     request: Request,
     lon: float = Query(..., description="longitude (or x) in crs"),
     lat: float = Query(..., description="latitude (or y) in crs"),
