@@ -226,11 +226,9 @@ def landing(request: Request, f: str | None = Query(None, description="json or h
             _link(f"{base}/map", "map", "text/html", "map of every corridor"),
         ],
     }
-    if _format(request, f) == "html":
-        return HTMLResponse(
-            _html_page(s.title, _links_html(doc["links"]) + f"<p>{html.escape(s.description)}</p>")
-        )
-    return JSONResponse(doc)
+    return _json_or_html(
+        request, f, doc, s.title, _links_html(doc["links"]) + f"<p>{html.escape(s.description)}</p>"
+    )
 
 
 @router.get(
@@ -241,11 +239,8 @@ def landing(request: Request, f: str | None = Query(None, description="json or h
 )
 def conformance(request: Request, f: str | None = Query(None)) -> Response:
     """The conformance classes this service implements."""
-    if _format(request, f) == "html":
-        return HTMLResponse(
-            _html_page("Conformance", "<ul>" + "".join(f"<li>{c}</li>" for c in CONFORMANCE) + "</ul>")
-        )
-    return JSONResponse({"conformsTo": CONFORMANCE})
+    body = "<ul>" + "".join(f"<li>{c}</li>" for c in CONFORMANCE) + "</ul>"
+    return _json_or_html(request, f, {"conformsTo": CONFORMANCE}, "Conformance", body)
 
 
 @router.get("/collections", operation_id="getCollections", responses=media("text/html"), tags=["Data"])
@@ -255,11 +250,9 @@ def collections(request: Request, f: str | None = Query(None)) -> Response:
     layers = get_store(request).layers()
     docs = [_collection_doc(n, layers[n], base) for n in COLLECTIONS if n in layers]
     doc = {"links": [_link(f"{base}/collections", "self", "application/json")], "collections": docs}
-    if _format(request, f) == "html":
-        items = "".join(f"<li><a href='{base}/collections/{c['id']}/items?f=html'>{html.escape(c['title'])}</a>"
-                        f" — {html.escape(c['description'])}</li>" for c in docs)  # fmt: skip
-        return HTMLResponse(_html_page("Collections", f"<ul>{items}</ul>"))
-    return JSONResponse(doc)
+    items = "".join(f"<li><a href='{base}/collections/{c['id']}/items?f=html'>{html.escape(c['title'])}</a>"
+                    f" — {html.escape(c['description'])}</li>" for c in docs)  # fmt: skip
+    return _json_or_html(request, f, doc, "Collections", f"<ul>{items}</ul>")
 
 
 @router.get(
@@ -271,11 +264,8 @@ def collections(request: Request, f: str | None = Query(None)) -> Response:
 def collection(request: Request, collectionId: str, f: str | None = Query(None)) -> Response:
     """One collection's description, extent and CRS list."""
     doc = _collection_doc(collectionId, _layer(request, collectionId), _base(request))
-    if _format(request, f) == "html":
-        return HTMLResponse(
-            _html_page(doc["title"], f"<p>{html.escape(doc['description'])}</p>" + _links_html(doc["links"]))
-        )
-    return JSONResponse(doc)
+    body = f"<p>{html.escape(doc['description'])}</p>" + _links_html(doc["links"])
+    return _json_or_html(request, f, doc, doc["title"], body)
 
 
 @router.get(
@@ -411,6 +401,13 @@ def item(
     if _format(request, f) == "html":
         return HTMLResponse(_items_html(str(row.get("name", featureId)), [feat], feat["links"], 1))
     return Response(json.dumps(feat, ensure_ascii=False), media_type=GEOJSON, headers=_content_crs(code))
+
+
+def _json_or_html(request: Request, f: str | None, doc: dict, title: str, body: str) -> Response:
+    """The JSON document, or an HTML page of it when f=html or the client asks for HTML."""
+    if _format(request, f) == "html":
+        return HTMLResponse(_html_page(title, body))
+    return JSONResponse(doc)
 
 
 def _html_page(title: str, body: str) -> str:
