@@ -5,10 +5,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from app.areas import parse_area
 from app.errors import CatalogError
@@ -33,6 +41,15 @@ Level = Literal[
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 ADCODE = re.compile(r"^\d{6}$")
+
+
+def check_slug(v: str) -> str:
+    if not SLUG.match(v):
+        raise ValueError(f"id must be an ASCII slug (a-z, 0-9, -), got {v!r}")
+    return v
+
+
+Slug = Annotated[str, AfterValidator(check_slug)]
 
 
 class Strict(BaseModel):
@@ -101,12 +118,12 @@ class County(Strict):
 
 
 class Zone(Strict):
-    id: str
+    id: Slug
     name: str
     aliases: list[str] = []
     level: Level
     level_zh: str | None = Field(default=None, description="the level word as the text uses it")
-    parent: str | None = None
+    parent: Slug | None = None
     role: Literal["part", "within"] = Field(
         default="part",
         description="part: one of the pieces the parent is divided into (their areas add up to the parent's); "
@@ -123,13 +140,6 @@ class Zone(Strict):
         "children, for a 四至 that is only a composite outline of them",
     )
     notes: list[str] = Field(default=[], description="decisions the text leaves open, and how we took them")
-
-    @field_validator("id", "parent")
-    @classmethod
-    def _slug(cls, v: str | None) -> str | None:
-        if v is not None and not SLUG.match(v):
-            raise ValueError(f"id must be an ASCII slug (a-z, 0-9, -), got {v!r}")
-        return v
 
 
 class CorridorFile(Strict):

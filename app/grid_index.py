@@ -29,7 +29,9 @@ SERIAL_BELOW = 20_000  # points; below this one thread is faster than starting t
 try:  # one fused, parallel pass over the points; NumPy below does the same in several passes
     import numba
 
-    def _lookup(x, y, x0, y0, inv, nx, ny, coarse, nbx, fine, table, out, edge):  # pragma: no cover - compiled
+    def _lookup(
+        x, y, x0, y0, inv, nx, ny, coarse, nbx, fine, table, out, edge
+    ):  # pragma: no cover - compiled
         for i in numba.prange(x.shape[0]):
             xi, yi = x[i], y[i]
             if not (np.isfinite(xi) and np.isfinite(yi)):
@@ -45,7 +47,9 @@ try:  # one fused, parallel pass over the points; NumPy below does the same in s
             edge[i] = v & 0xFFFF
 
     _lookup_kernel = numba.njit(parallel=True, cache=True, nogil=True)(_lookup)
-    _lookup_serial = numba.njit(cache=True, nogil=True)(_lookup)  # a parallel launch costs more than a few points
+    _lookup_serial = numba.njit(cache=True, nogil=True)(
+        _lookup
+    )  # a parallel launch costs more than a few points
 
 except ImportError:  # pragma: no cover - numba is a dependency; this keeps the index usable without it
     _lookup_kernel = None

@@ -8,9 +8,9 @@ from typing import Literal
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError
 
-from app.catalog import SLUG, Catalog, Source
+from app.catalog import Catalog, Slug, Source, Strict
 from app.errors import CatalogError
 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "geodata" / "platforms"
@@ -18,10 +18,6 @@ Kind = Literal[
     "research_institute", "laboratory", "innovation_center", "service_complex", "industrial_park", "incubator",
     "university", "enclave", "base", "enterprise", "facility", "other",
 ]  # fmt: skip
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Location(Strict):
@@ -40,23 +36,16 @@ class Conflict(Strict):
 
 
 class Platform(Strict):
-    id: str
+    id: Slug
     name: str
-    aliases: list[str] = []
+    aliases: list[str] = Field(default_factory=list)
     kind: Kind
     declared_zone: str | None = None
     declared_text: str | None = None
-    sources: list[Source] = []
+    sources: list[Source] = Field(default_factory=list)
     location: Location | None = None
-    conflicts: list[Conflict] = []
-    notes: list[str] = []
-
-    @field_validator("id")
-    @classmethod
-    def _slug(cls, v: str) -> str:
-        if not SLUG.match(v):
-            raise ValueError(f"id must be an ASCII slug, got {v!r}")
-        return v
+    conflicts: list[Conflict] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
 
 
 class PlatformFile(Strict):
