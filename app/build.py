@@ -144,8 +144,13 @@ class CatalogBuilder:
             sources=set().union(*(k.sources for k in kids)), accuracy_m=max(acc) if acc else None,
         )  # fmt: skip
 
-    def build(self) -> dict[str, ZoneBuild]:
-        own = [z for z in self.catalog if z.boundary is not None and z.geometry_from == "boundary"]
+    def build(self, keep: dict[str, ZoneBuild] | None = None) -> dict[str, ZoneBuild]:
+        """Every zone, or with `keep` (earlier builds of unaffected zones) only the zones not in it."""
+        self.built = dict(keep or {})
+        own = [
+            z for z in self.catalog
+            if z.boundary is not None and z.geometry_from == "boundary" and z.id not in self.built
+        ]  # fmt: skip
         pending = list(own)
         while pending:
             progress = False
@@ -223,6 +228,23 @@ def to_frame(catalog: Catalog, built: dict[str, ZoneBuild]) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(rows, geometry="geometry", crs=WGS84)
 
 
+def from_frame(zones: gpd.GeoDataFrame) -> dict[str, ZoneBuild]:
+    """The per-zone builds behind a zones layer (the inverse of `to_frame`), e.g. as read back from storage."""
+    out = {}
+    for r in zones.itertuples(index=False):
+        geom = r.geometry if r.geometry is not None and not r.geometry.is_empty else None
+
+        def split(v: object, sep: str) -> list[str]:
+            return [x for x in str(v or "").split(sep) if x]
+
+        out[r.id] = ZoneBuild(
+            r.id, to_metres(geom) if geom is not None else None, r.grade, r.method, split(r.unresolved, "; "),
+            split(r.closures, "; "), set(split(r.geometry_sources, ", ")),
+            None if r.accuracy_m is None or r.accuracy_m != r.accuracy_m else float(r.accuracy_m),
+        )  # fmt: skip
+    return out
+
+
 @dataclass
 class BuildResult:
     catalog: Catalog
@@ -231,8 +253,10 @@ class BuildResult:
     seconds: float
 
 
-def run_build(catalog: Catalog | None = None, gazetteer: Gazetteer | None = None) -> BuildResult:
-    """Load what is not given (project catalog, default gazetteer), build every zone, time it."""
+def run_build(
+    catalog: Catalog | None = None, gazetteer: Gazetteer | None = None, keep: dict[str, ZoneBuild] | None = None
+) -> BuildResult:
+    """Load what is not given (project catalog, default gazetteer), build every zone (or those not in `keep`)."""
     import time
 
     from app.catalog import load_catalog
@@ -240,7 +264,7 @@ def run_build(catalog: Catalog | None = None, gazetteer: Gazetteer | None = None
     t0 = time.perf_counter()
     catalog = catalog or load_catalog()
     gazetteer = gazetteer or Gazetteer.load()
-    built = build_catalog(catalog, gazetteer)
+    built = CatalogBuilder(catalog, gazetteer).build(keep)
     return BuildResult(catalog, built, to_frame(catalog, built), time.perf_counter() - t0)
 
 
@@ -259,4 +283,4 @@ def write_outputs(zones: gpd.GeoDataFrame, out_dir: Path) -> list[Path]:
     return paths
 
 
-__all__ = ["BuildResult", "ZoneBuild", "build_catalog", "run_build", "to_frame", "write_outputs"]
+__all__ = ["BuildResult", "ZoneBuild", "build_catalog", "from_frame", "run_build", "to_frame", "write_outputs"]

@@ -11,3 +11,11 @@ class InputError(CorridorError):
 
 class CatalogError(CorridorError):
     """A catalog file that does not load or does not validate."""
+
+
+class UnknownObject(CorridorError):
+    """A zone, feature, platform or build run that the catalog does not have."""
+
+
+class Conflict(CorridorError):
+    """A write based on a version that another writer has replaced meanwhile (optimistic concurrency)."""

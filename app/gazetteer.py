@@ -22,7 +22,7 @@ from app.features import Feature, clean_name, route_code
 GEODATA = Path(__file__).resolve().parent.parent / "geodata"
 DEFAULT_DIR = GEODATA / "gazetteer"
 IMPORTED_DIR = DEFAULT_DIR / "imported"
-COLUMNS = ["name", "aliases", "kind", "county_adcode", "source", "accuracy_m", "note", "geometry"]
+COLUMNS = ["id", "name", "aliases", "kind", "county_adcode", "source", "accuracy_m", "note", "geometry"]
 
 LINEAR_KINDS = {
     "road", "expressway", "national_road", "provincial_road", "county_road", "township_road", "railway",
@@ -72,6 +72,8 @@ class Gazetteer:
     """Named features (WGS-84 table plus a metre copy) with an index from name keys to rows."""
 
     def __init__(self, features: gpd.GeoDataFrame, metric_crs: str | None = None):
+        if "id" not in features.columns:
+            features = features.assign(id=[f"f{i:04d}" for i in range(len(features))])
         missing = [c for c in COLUMNS if c not in features.columns]
         if missing:
             raise InputError(f"gazetteer table lacks columns {missing}")
@@ -183,6 +185,9 @@ def read_gazetteer_file(path: Path) -> gpd.GeoDataFrame:
         if col not in df.columns:
             df[col] = "" if col not in ("accuracy_m",) else np.nan
     df["aliases"] = df["aliases"].map(_as_list)
+    df["accuracy_m"] = pd.to_numeric(df["accuracy_m"], errors="coerce").astype(float)
+    missing_id = df["id"].isna() | (df["id"].astype(str) == "")
+    df.loc[missing_id, "id"] = [f"{path.stem}-{i + 1:03d}" for i in np.flatnonzero(missing_id)]
     df["name"] = df["name"].map(lambda s: clean_name(str(s)) if s else "")
     df = df[df["name"] != ""]
     return gpd.GeoDataFrame(df[COLUMNS], geometry="geometry", crs=WGS84)
@@ -194,6 +199,7 @@ def county_features() -> gpd.GeoDataFrame:
     c = counties()
     return gpd.GeoDataFrame(
         {
+            "id": "county-" + c["adcode"].astype(str),
             "name": c["name"],
             "aliases": [[n.rstrip("县区市")] if len(n) > 2 else [] for n in c["name"]],
             "kind": "admin_boundary",

