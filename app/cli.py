@@ -10,6 +10,7 @@ from typing import Any
 import click
 import numpy as np
 
+from app.cli_catalog import COMMANDS, _actor, _shown, actor_option, url_option
 from app.errors import CorridorError
 
 EXIT_USAGE = 2
@@ -148,18 +149,32 @@ def extract_cmd(plan: str, out: str | None, corridor_id: str | None) -> None:
 
 
 @main.command("build")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="build", show_default=True)
-def build_cmd(out_dir: str) -> None:
-    """Build every zone's polygon and write DIR/zones.gpkg (layer zones) and DIR/zones.geojson."""
-    from app.build import run_build, write_outputs
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="build", show_default=True,
+              help="folder for the exports zones.gpkg and zones.geojson")  # fmt: skip
+@click.option("--catalog", "catalog_dir", type=click.Path(file_okay=False, exists=True),
+              help="folder of catalog *.yaml files (default: the project's boundaries/)")  # fmt: skip
+@click.option("--force", is_flag=True, help="import even when edits were committed since the last import")
+@url_option
+@actor_option
+@click.option("-m", "--message", default="", help="why: goes into the build history")
+def build_cmd(out_dir: str, catalog_dir: str | None, force: bool, url: str | None, actor: str | None,
+              message: str) -> None:  # fmt: skip
+    """Build every zone from boundaries/ and geodata/ into the storage (one atomic commit) and export it."""
+    from app.build import write_outputs
+    from app.edits import import_files
+    from app.storage import open_storage
 
-    res = run_build()
-    paths = write_outputs(res.zones, Path(out_dir))
-    grades = res.zones["grade"].value_counts().to_dict()
+    db = open_storage(url)
+    if not db.initialized():
+        db.init()
+    out = import_files(db, catalog_dir, actor=_actor(actor), message=message, force=force)
+    zones = out.store.result.zones
+    grades = zones["grade"].value_counts().to_dict()
     summary = ", ".join(f"{k}: {grades.get(k, 0)}" for k in ("A", "B", "C", "none"))
-    click.echo(f"built {len(res.zones)} zones in {res.seconds:.1f} s ({summary})")
-    for p in paths:
-        click.echo(f"wrote {p}")
+    click.echo(f"built {len(zones)} zones in {out.run.seconds:.1f} s ({summary}); {_shown(db)} at version "
+               f"{out.run.version} (run {out.run.id}, {len(out.run.history)} zones changed)")  # fmt: skip
+    for path in write_outputs(zones, Path(out_dir)):
+        click.echo(f"wrote {path}")
 
 
 @main.command("report")
@@ -250,21 +265,38 @@ def gazetteer_import_cmd(file: str, name_field: str | None, layer: str | None, a
 
 
 @main.command("assign")
-@click.argument("points", type=click.Path(dir_okay=False))
+@click.argument("points", type=click.Path(dir_okay=False), required=False)
 @click.option("--lon", default=None, help="longitude (x) column (default: lon, lng, longitude, x, 经度)")
 @click.option("--lat", default=None, help="latitude (y) column (default: lat, latitude, y, 纬度)")
 @click.option("--crs", default="wgs84", show_default=True,
               help="input coordinates: wgs84, cgcs2000, gcj02 (Amap, Tencent), bd09 (Baidu), or EPSG:n")  # fmt: skip
-@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False),
-              help="output file (.csv, .geojson, .geojsonl, .parquet, .gpkg)")  # fmt: skip
+@click.option("-o", "--out", default=None,
+              help="output file (.csv, .geojson, .geojsonl, .parquet, .gpkg); with --table, the output table")  # fmt: skip
+@click.option("--table", default=None, help="a point table in the PostGIS database: assign it in SQL")
+@click.option("--id-column", default=None, help="with --table: the key column copied to the output")
+@click.option("--geom-column", default=None, help="with --table: the point column (default: the only one)")
+@click.option("--srid", type=int, default=None, help="with --table: SRID of a column that declares none")
 @click.option("--chunk", type=int, default=None, help="rows per chunk (default 500000)")
 @click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True)
 @click.option("--scheduler", default=None, help="Dask scheduler address (default: a local cluster)")
 @click.option("--no-progress", is_flag=True, help="no progress bar")
-def assign_cmd(points: str, lon: str | None, lat: str | None, crs: str, out: str, chunk: int | None, engine: str,
+def assign_cmd(points: str | None, lon: str | None, lat: str | None, crs: str, out: str | None, table: str | None,
+               id_column: str | None, geom_column: str | None, srid: int | None, chunk: int | None, engine: str,
                scheduler: str | None, no_progress: bool) -> None:  # fmt: skip
-    """Assign every point of a CSV, GeoJSON, GeoParquet or GeoPackage file to zones at every level."""
+    """Assign every point of a file (CSV, GeoJSON, GeoParquet, GeoPackage) or a PostGIS table to zones."""
     from app.assign import assign_file, build_index, to_lonlat_wgs84
+
+    if (points is None) == (table is None):
+        raise click.UsageError("give a POINTS file or --table (a point table in the PostGIS database)")
+    if table is not None:
+        from app.sql_assign import assign_table
+        from app.storage import open_storage
+
+        st = assign_table(open_storage(), table, out=out, id_column=id_column, geom_column=geom_column, srid=srid)
+        click.echo(f"{st.rows} rows: {st.in_zone} in a zone; wrote table {st.table} in {st.seconds:.2f} s", err=True)
+        return
+    if out is None:
+        raise click.UsageError("give -o/--out FILE")
 
     to_lonlat_wgs84(np.zeros(1), np.zeros(1), crs)  # a wrong datum name fails before any work
     if engine == "dask":
@@ -338,7 +370,7 @@ def platforms_check_cmd(show_all: bool) -> None:
 @click.option("--host", default=None, help="address to listen on (default CORRIDOR_HOST or 127.0.0.1)")
 @click.option("--port", type=int, default=None, help="port (default CORRIDOR_PORT or 8000)")
 def serve_cmd(host: str | None, port: int | None) -> None:
-    """Build the catalog (embedded storage: the repository's files) and serve it over HTTP."""
+    """Serve the storage's catalog over HTTP (a new storage is built from the repository's files first)."""
     import uvicorn
 
     from app.api.main import create_app
@@ -361,6 +393,9 @@ def map_cmd(corridor: str | None, gcj02: bool, out: str) -> None:
     path = save_map(Store.build(), out, corridor=corridor, gcj02_base=gcj02)
     click.echo(f"wrote {path}", err=True)
 
+
+for _command in COMMANDS:
+    main.add_command(_command)
 
 if __name__ == "__main__":
     main()

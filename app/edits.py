@@ -304,6 +304,17 @@ def import_files(
     return Outcome(run, store, run.zones_rebuilt)
 
 
+def ensure_catalog(db: Database, catalog_dir: Any = None) -> Snapshot:
+    """The storage's catalog; a new storage gets its schema and a first import of the repository's files."""
+    if not db.initialized():
+        db.init()
+    snap = db.load()
+    if snap is None:
+        import_files(db, catalog_dir, actor="corridor", message="first import")
+        snap = _current(db.load())
+    return snap
+
+
 def rebuild(db: Database, *, actor: str, message: str = "") -> Outcome:
     """Rebuild every zone from the stored sources (after a change of the builder or the county data)."""
     with db.writer() as w:
@@ -313,18 +324,19 @@ def rebuild(db: Database, *, actor: str, message: str = "") -> Outcome:
     return Outcome(run, store, run.zones_rebuilt)
 
 
-def object_spec(snap: Snapshot, kind: Kind, oid: str) -> dict[str, Any]:
-    """One zone, feature or platform as stored, with its version (for an editor to send back)."""
-    version = snap.versions[KIND_TABLE[kind]].get(oid)
+def object_spec(store: Store, kind: Kind, oid: str) -> dict[str, Any]:
+    """One zone, feature or platform of a stored catalog, with its version (for an editor to send back)."""
+    version = store.versions.get(KIND_TABLE[kind], {}).get(oid)
     if version is None:
-        raise UnknownObject(f"no {kind} {oid!r} in the catalog")
+        raise UnknownObject(f"no {kind} {oid!r} in the stored catalog")
+    sources = store.sources
     if kind == "zone":
-        body = snap.sources.catalog[oid].model_dump(mode="json", exclude_defaults=True)
+        body = sources.catalog[oid].model_dump(mode="json", exclude_defaults=True)
     elif kind == "platform":
-        body = next(p for p in snap.sources.platforms if p.id == oid).model_dump(mode="json", exclude_defaults=True)
+        body = next(p for p in sources.platforms if p.id == oid).model_dump(mode="json", exclude_defaults=True)
     else:
-        row = snap.sources.features[snap.sources.features["id"] == oid].iloc[0]
+        row = sources.features[sources.features["id"] == oid].iloc[0]
         body = {c: row[c] for c in COLUMNS if c != "geometry"}
         body["accuracy_m"] = None if pd.isna(body["accuracy_m"]) else float(body["accuracy_m"])
         body["geometry"] = shapely.geometry.mapping(row["geometry"])
-    return {"kind": kind, "id": oid, "version": version, "catalog_version": snap.version, "body": body}
+    return {"kind": kind, "id": oid, "version": version, "catalog_version": store.version, "body": body}

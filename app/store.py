@@ -35,6 +35,7 @@ class Store:
         default=None, repr=False
     )  # the BuildResult (catalog, per-zone builds) behind the layers
     sources: Any = field(default=None, repr=False)  # the Sources the layers were built from
+    versions: dict = field(default_factory=dict, repr=False)  # stored object versions: kind → id → version
 
     def __post_init__(self) -> None:
         if not self.version:

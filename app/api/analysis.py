@@ -287,7 +287,7 @@ def _shapefile_names(cols: list[str]) -> dict[str, str]:
     tags=["Admin"],
 )
 def reload_catalog(request: Request) -> JSONResponse:
-    """Rebuild the catalog from the files and swap it in (token required)."""
+    """Read the storage's current catalog again (an in-memory catalog: rebuild it) and swap it in (token)."""
     from app.api.service import reload
 
     svc = reload(request.app.state, request.app.state.settings)

@@ -14,11 +14,25 @@ def get_store(request: Request) -> Store:
     return request.app.state.service.store
 
 
-def require_token(request: Request) -> None:
-    """Writes and reloads need `Authorization: Bearer <CORRIDOR_WRITE_TOKEN>`; with no token set they are off."""
-    expected = request.app.state.settings.write_token
+def editors(settings) -> dict[str, str]:
+    """token → editor name: CORRIDOR_WRITE_TOKENS ("alice:t1,bob:t2") and CORRIDOR_WRITE_TOKEN (editor "api")."""
+    out = {}
+    for pair in settings.write_tokens.split(","):
+        name, _, token = pair.strip().partition(":")
+        if name and token:
+            out[token] = name
+    if settings.write_token:
+        out[settings.write_token] = "api"
+    return out
+
+
+def require_token(request: Request) -> str:
+    """Writes and reloads need `Authorization: Bearer <token>`; returns the editor's name. No tokens: no writes."""
+    known = editors(request.app.state.settings)
     given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-    if not expected:
-        raise Unauthorized("writes are disabled: the service has no CORRIDOR_WRITE_TOKEN")
-    if not hmac.compare_digest(given.encode(), expected.encode()):
-        raise Unauthorized("missing or wrong bearer token")
+    if not known:
+        raise Unauthorized("writes are disabled: the service has no CORRIDOR_WRITE_TOKEN(S)")
+    for token, name in known.items():
+        if hmac.compare_digest(given.encode(), token.encode()):
+            return name
+    raise Unauthorized("missing or wrong bearer token")

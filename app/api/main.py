@@ -1,4 +1,4 @@
-"""App assembly: settings, lifespan (build the catalog once), middleware, error handlers, routers."""
+"""App assembly: settings, lifespan (open the storage once), middleware, error handlers, routers."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app import __version__
-from app.api import analysis, errors, maps, ogc, tiles
-from app.api.middleware import BodyLimit, RateLimit, ResponseCache
-from app.api.service import Service
+from app.api import analysis, catalog, errors, maps, ogc, tiles
+from app.api.middleware import BodyLimit, FollowStorage, RateLimit, ResponseCache
+from app.api.service import Service, follow
 from app.api.settings import ServiceSettings
 from app.store import Store
 
@@ -40,13 +40,14 @@ def create_app(settings: ServiceSettings | None = None, store: Store | None = No
         app.state.service = Service.start(settings, store)
     errors.install(app)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
-    app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "HEAD", "OPTIONS"],
+    app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "PATCH", "HEAD", "OPTIONS"],
                        allow_headers=["*"], expose_headers=["ETag", "Content-Crs"])  # fmt: skip
     app.add_middleware(ResponseCache, version=lambda scope: scope["app"].state.service.store.version,
                        prefixes=("/collections", "/tiles/", "/conformance", "/analysis/areas"),
                        entries=settings.tile_cache_size)  # fmt: skip
+    app.add_middleware(FollowStorage, follow=lambda state: follow(state, settings))
     app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
-    for module in (ogc, tiles, analysis, maps):
+    for module in (ogc, tiles, analysis, catalog, maps):
         app.include_router(module.router)
     return app

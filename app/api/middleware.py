@@ -1,4 +1,4 @@
-"""Request size and rate limits (pure ASGI, so large bodies are refused before they are read whole)."""
+"""Request size and rate limits, response cache, storage following (pure ASGI middleware)."""
 
 from __future__ import annotations
 
@@ -150,3 +150,17 @@ class ResponseCache:
             await send({"type": "http.response.body", "body": body})
 
         await self.app(scope, receive, capture)
+
+
+class FollowStorage:
+    """Before a request, pick up a catalog version another process committed (checked at most every second)."""
+
+    def __init__(self, app: ASGIApp, follow):
+        self.app, self.follow = app, follow
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            from starlette.concurrency import run_in_threadpool
+
+            await run_in_threadpool(self.follow, scope["app"].state)
+        await self.app(scope, receive, send)

@@ -1,12 +1,15 @@
-"""What the running service holds: the store and what is derived from it, swapped whole on reload."""
+"""What the running service holds: the store, its zone index and tiles, and the storage it follows."""
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 from app.api.settings import ServiceSettings
 from app.assign import ZoneIndex
+from app.edits import ensure_catalog
+from app.storage import Database, open_storage
 from app.store import Store
 from app.tiles import TileRenderer
 
@@ -16,24 +19,55 @@ class Service:
     store: Store
     index: ZoneIndex
     tiles: TileRenderer
+    db: Database | None = None  # None: an in-memory store handed over by the caller
+    checked: float = field(default_factory=time.monotonic)
+
+    @classmethod
+    def of(cls, store: Store, db: Database | None = None) -> Service:
+        counties = store.counties.rename(columns={"id": "adcode"})
+        return cls(store, ZoneIndex(store.zones, counties), TileRenderer(store), db)
 
     @classmethod
     def start(cls, settings: ServiceSettings, store: Store | None = None) -> Service:
-        from pathlib import Path
-
-        from app.counties import counties
-
-        store = store or Store.build(Path(settings.catalog_dir) if settings.catalog_dir else None)
-        index = ZoneIndex(store.zones, counties())
-        return cls(store, index, TileRenderer(store))
+        """The given store, or the storage's current catalog (built from the files on first start)."""
+        if store is not None:
+            return cls.of(store)
+        db = open_storage(settings.database_url)
+        return cls.of(ensure_catalog(db, settings.catalog_dir).store(), db)
 
 
 _reload_lock = threading.Lock()
 
 
 def reload(app_state, settings: ServiceSettings) -> Service:
-    """Build a new store and swap it in at once: readers see the old catalog or the new, never half of one."""
+    """Read the storage's current catalog (or rebuild an in-memory one) and swap it in whole."""
     with _reload_lock:
-        fresh = Service.start(settings)
+        old: Service = app_state.service
+        if old.db is None:
+            fresh = Service.of(Store.build(settings.catalog_dir))
+        else:
+            fresh = Service.of(ensure_catalog(old.db, settings.catalog_dir).store(), old.db)
         app_state.service = fresh
         return fresh
+
+
+def swap(app_state, store: Store) -> Service:
+    """Serve a store this process has just committed."""
+    with _reload_lock:
+        fresh = Service.of(store, app_state.service.db)
+        app_state.service = fresh
+        return fresh
+
+
+def follow(app_state, settings: ServiceSettings) -> None:
+    """Reload when another process (a CLI edit, another worker) committed a new catalog version.
+
+    Asks the storage at most once per `refresh_seconds`: a reader sees another writer's commit within that time.
+    """
+    svc: Service = app_state.service
+    now = time.monotonic()
+    if svc.db is None or now - svc.checked < settings.refresh_seconds:
+        return
+    svc.checked = now
+    if svc.db.version() != svc.store.version:
+        reload(app_state, settings)

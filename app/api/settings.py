@@ -16,6 +16,9 @@ class ServiceSettings(BaseSettings):
     port: int = 8000
     cors_origins: str = "*"  # comma-separated origins, or * (read-only API)
     write_token: str = ""  # required (Bearer) for write and reload endpoints; empty = writes disabled
+    write_tokens: str = ""  # named editors, "alice:token1,bob:token2": their name goes into the build history
+    database_url: str | None = None  # postgresql://… (PostGIS) or a .gpkg path; default var/corridor.gpkg
+    refresh_seconds: float = 1.0  # how often to look for a catalog version committed by another process
     max_body_bytes: int = 20_000_000
     rate_limit_per_minute: int = 6000  # per client address; 0 = no limit
     default_limit: int = 10

@@ -43,7 +43,9 @@ class Snapshot:
         from app.build import BuildResult, from_frame
 
         res = BuildResult(self.sources.catalog, from_frame(self.zones), self.zones, 0.0)
-        return Store.from_result(self.sources, res, version=self.version, counties=self.counties)
+        store = Store.from_result(self.sources, res, version=self.version, counties=self.counties)
+        store.versions = self.versions
+        return store
 
 
 def _now() -> str:
@@ -246,6 +248,18 @@ class Database:
             self._require_schema(cur)
             rows = self._rows(cur, S.BUILD_RUNS, "id DESC")
         return rows[:limit]
+
+    def run(self, run_id: int) -> dict[str, Any]:
+        """One build run in full, with the zones it changed (areas before and after, no geometry)."""
+        with self._reader() as cur:
+            self._require_schema(cur)
+            rows = self._rows(cur, S.BUILD_RUNS, "", "id = %s", (run_id,))
+            if not rows:
+                from app.errors import UnknownObject
+
+                raise UnknownObject(f"no build run {run_id}")
+            deltas = self._rows(cur, S.ZONE_HISTORY, "zone_id", "run_id = %s", (run_id,))
+        return {**rows[0], "zones": [{k: v for k, v in d.items() if k not in ("geom", "run_id")} for d in deltas]}
 
     def history(self, zone_id: str) -> list[dict[str, Any]]:
         """Every build that changed the zone, oldest first, with its run (who, when, why) and area deltas."""
