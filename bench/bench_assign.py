@@ -9,7 +9,6 @@ import os
 import pickle
 import resource
 import shutil
-import socket
 import struct
 import subprocess
 import sys
@@ -401,55 +400,16 @@ def run_child(args: argparse.Namespace) -> dict[str, Any]:
 # ---------------------------------------------------------------- PostgreSQL cluster for --start-postgres
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start_postgres(bin_dir: Path) -> str:
-    """initdb a throwaway cluster under /tmp, start it on 127.0.0.1 at a free port; stopped at exit."""
-    if not (bin_dir / "pg_ctl").exists():
-        raise SystemExit(
-            f"--start-postgres: no {bin_dir}/pg_ctl; apt-get install -y postgresql-15 postgresql-15-postgis-3"
-        )
-    as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    data = Path(tempfile.mkdtemp(prefix="corridor-pg-", dir="/tmp"))
-    if as_pg:
-        shutil.chown(data, "postgres", "postgres")
-    port = free_port()
-    quiet = {"stdout": subprocess.DEVNULL, "check": True}
-    subprocess.run(
-        [*as_pg, str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-         "--no-sync"], **quiet,
-    )  # fmt: skip
-    opts = f"-p {port} -k {data} " + " ".join(f"-c {k}={v}" for k, v in PG_SETTINGS.items())
-    subprocess.run(
-        [
-            *as_pg,
-            str(bin_dir / "pg_ctl"),
-            "-D",
-            str(data),
-            "-l",
-            str(data / "log"),
-            "-w",
-            "-o",
-            opts,
-            "start",
-        ],
-        **quiet,
-    )
+    """A throwaway cluster (app.storage.cluster) tuned for the benchmark; stopped and removed at exit."""
+    from app.storage import cluster
 
-    def stop() -> None:
-        subprocess.run(
-            [*as_pg, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
-            stdout=subprocess.DEVNULL, check=False,
-        )  # fmt: skip
-        shutil.rmtree(data, ignore_errors=True)
-
-    atexit.register(stop)
-    print(f"PostgreSQL started: data {data}, port {port} (stopped and removed at exit)")
-    return f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    if cluster.unavailable():
+        raise SystemExit(f"--start-postgres: {cluster.unavailable()}")
+    c = cluster.start({k: v for k, v in PG_SETTINGS.items() if k != "listen_addresses"})
+    atexit.register(c.stop)
+    print(f"PostgreSQL started: data {c.data}, port {c.port} (stopped and removed at exit)")
+    return c.url
 
 
 # ---------------------------------------------------------------- driver

@@ -34,3 +34,46 @@ def catalog():
     from app.catalog import load_catalog
 
     return load_catalog()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_storage(tmp_path_factory):
+    """Commands and services that open the default storage get a GeoPackage of this test run, not var/."""
+    path = tmp_path_factory.mktemp("storage") / "corridor.gpkg"
+    old = os.environ.get("CORRIDOR_DATABASE_URL")
+    os.environ["CORRIDOR_DATABASE_URL"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("CORRIDOR_DATABASE_URL", None)
+    else:
+        os.environ["CORRIDOR_DATABASE_URL"] = old
+
+
+@pytest.fixture(scope="session")
+def postgis_url():
+    """A PostGIS database: CORRIDOR_TEST_DATABASE_URL, else a throwaway cluster started here (Debian packages)."""
+    url = os.environ.get("CORRIDOR_TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    from app.storage import cluster
+
+    why = cluster.unavailable()
+    if why:
+        pytest.skip(f"PostGIS backend not tested: {why}; or set CORRIDOR_TEST_DATABASE_URL")
+    c = cluster.start()
+    yield c.url
+    c.stop()
+
+
+BACKENDS = ["embedded", "postgis"]
+
+
+def storage_url(request, tmp_path_factory) -> str:
+    """A new, empty storage of the backend `request.param`: a GeoPackage file, or a PostGIS schema of its own."""
+    import uuid
+
+    name = f"t{uuid.uuid4().hex[:10]}"
+    if request.param == "postgis":
+        return f"{request.getfixturevalue('postgis_url')}?schema={name}"
+    return str(tmp_path_factory.mktemp("gpkg") / f"{name}.gpkg")

@@ -14,19 +14,24 @@ from fastapi.testclient import TestClient
 from app.api.main import create_app
 from app.api.settings import ServiceSettings
 from app.store import Store
+from tests.conftest import BACKENDS, storage_url
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG = "http://www.opengis.net/def/crs/EPSG/0/"
 
 
-@pytest.fixture(scope="module")
-def store() -> Store:
-    return Store.build()
+@pytest.fixture(scope="module", params=BACKENDS)
+def client(request, tmp_path_factory) -> TestClient:
+    """The service on a new storage of each backend (embedded GeoPackage, PostGIS), built from the files."""
+    settings = ServiceSettings(write_token="s3cret", max_body_bytes=200_000,
+                               database_url=storage_url(request, tmp_path_factory))  # fmt: skip
+    with TestClient(create_app(settings)) as c:
+        yield c
 
 
 @pytest.fixture(scope="module")
-def client(store) -> TestClient:
-    return TestClient(create_app(ServiceSettings(write_token="s3cret", max_body_bytes=200_000), store=store))
+def store(client) -> Store:
+    return client.app.state.service.store
 
 
 def test_landing_links(client):
