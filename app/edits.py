@@ -113,10 +113,10 @@ def affected_zones(catalog: Catalog, seeds: set[str]) -> set[str]:
 
 
 # ---------------------------------------------------------------- applying one edit to the sources
-def _edit_document(actor: str, message: str, zone: Zone) -> Document:
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+def _edit_document(actor: str, message: str, zone: Zone, cfile: CorridorFile) -> Document:
+    n = 1 + sum(d.id.startswith(f"edit-{zone.id}-") for d in cfile.sources)
     return Document(
-        id=f"edit-{zone.id}-{stamp}",
+        id=f"edit-{zone.id}-{n}",
         title=f"catalog edit: {message}" if message else "catalog edit",
         issued=datetime.now(UTC).date().isoformat(),
         issuer=actor,
@@ -134,7 +134,7 @@ def _edit_zone(sources: Sources, e: Edit, actor: str, message: str) -> tuple[Sou
     zone = sources.catalog[e.id]
     key = next(k for k, f in sources.catalog.files.items() if f.corridor == sources.catalog.corridor_of[e.id])
     cfile = sources.catalog.files[key]
-    doc = _edit_document(actor, message, zone)
+    doc = _edit_document(actor, message, zone, cfile)
     src = Source(doc=doc.id, section="catalog edit")
     update: dict[str, Any] = {}
     if "boundary" in e.changes:
