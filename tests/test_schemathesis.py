@@ -9,8 +9,12 @@ operations, so they turn XPASS once the app documents its responses. KNOWN_GAPS 
 
 from __future__ import annotations
 
+import atexit
 import math
+import shutil
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,11 +30,19 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from app.api.main import create_app
+from app.api.service import Service
 from app.api.settings import ServiceSettings
+from app.edits import ensure_catalog
+from app.storage import open_storage
 from app.store import Store
 
-STORE = Store.build()  # one catalog for the module (the schema is read from the running app)
-APP = create_app(ServiceSettings(rate_limit_per_minute=0), store=STORE)
+# one catalog for the module, in an embedded storage of its own (the schema is read from the running app)
+_DIR = tempfile.mkdtemp(prefix="corridor-schemathesis-")
+atexit.register(shutil.rmtree, _DIR, True)
+_DB = open_storage(str(Path(_DIR) / "catalog.gpkg"))
+APP = create_app(ServiceSettings(rate_limit_per_minute=0, database_url=_DB.url))
+APP.state.service = Service.of(ensure_catalog(_DB).store(), _DB)
+STORE: Store = APP.state.service.store
 schema = schemathesis.openapi.from_asgi("/api", APP)
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
@@ -171,6 +183,27 @@ def _requests(store: Store) -> dict[str, list[dict[str, Any]]]:
             for f in ("csv", "xlsx", "gpkg", "geojson", "kml", "shp.zip", "exe")
         ],
         "POST /admin/reload": [{}],
+        "GET /catalog/zones/{zone_id}": [{"path_parameters": {"zone_id": z}} for z in ("qz-core", "nope")],
+        "GET /catalog/zones/{zone_id}/history": [
+            {"path_parameters": {"zone_id": z}, "query": {"f": f}} for z in ("qz-core", "nope") for f in ("json", "geojson")
+        ],
+        "GET /catalog/features/{feature_id}": [{"path_parameters": {"feature_id": f}} for f in ("quzhou-001", "nope")],
+        "GET /catalog/platforms/{platform_id}": [
+            {"path_parameters": {"platform_id": p}} for p in ("qz-zju-quzhou-institute", "nope")
+        ],
+        "GET /catalog/runs/{run_id}": [{"path_parameters": {"run_id": r}} for r in (1, 99999)],
+        "PATCH /catalog/zones/{zone_id}": [
+            {"path_parameters": {"zone_id": "qz-core"}, **json_body({"version": 1, "area": "规划面积1平方公里"})}
+        ],
+        "PATCH /catalog/features/{feature_id}": [
+            {"path_parameters": {"feature_id": "quzhou-001"}, **json_body({"version": 1, "accuracy_m": 50})}
+        ],
+        "POST /catalog/features": [json_body({"id": "x-1", "name": "x", "kind": "road"})],
+        "PATCH /catalog/platforms/{platform_id}": [
+            {"path_parameters": {"platform_id": "qz-zju-quzhou-institute"}, **json_body({"version": 1, "notes": []})}
+        ],
+        "GET /catalog": [{}],
+        "GET /catalog/runs": [{"query": {"limit": n}} for n in (1, 0)],
         "GET /map": [{"query": {}}, {"query": {"gcj02": "maybe"}}],
         "GET /map/{corridor}": [
             {"path_parameters": {"corridor": c}} for c in ("quzhou", "hangzhou", "nowhere")

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shapely.geometry import mapping
 
 from app.api.deps import require_token
-from app.api.errors import problem_doc
+from app.api.errors import media, problem_doc
 from app.edits import Edit, edit, object_spec
 from app.errors import InputError
 from app.storage import Database
@@ -163,7 +163,7 @@ def edit_platform(request: Request, platform_id: str, body: PlatformPatch, actor
     return _committed(request, Edit("platform", platform_id, body.changes(), body.version), actor, body.message)
 
 
-@router.get("/catalog/zones/{zone_id}/history", operation_id="getZoneHistory")
+@router.get("/catalog/zones/{zone_id}/history", operation_id="getZoneHistory", responses=media("application/geo+json"))
 def zone_history(request: Request, zone_id: str, f: str = Query("json", pattern="^(json|geojson)$")) -> Response:
     """Every build that changed the zone, oldest first: who, when, why, area before/after/delta, polygon.
 
