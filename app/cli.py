@@ -20,6 +20,18 @@ def _dump(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False)
 
 
+def current_store():
+    """The storage's current catalog (CORRIDOR_DATABASE_URL; a new storage is built from the files first)."""
+    from app.edits import ensure_catalog
+    from app.storage import open_storage
+
+    return ensure_catalog(open_storage()).store()
+
+
+def current_index():
+    return current_store().zone_index()
+
+
 class CorridorGroup(click.Group):
     """Turns every CorridorError into one clear line on stderr and exit code 2, never a traceback."""
 
@@ -182,13 +194,12 @@ def build_cmd(out_dir: str, catalog_dir: str | None, force: bool, url: str | Non
 @click.option("-o", "--out", type=click.Path(dir_okay=False), help="write to this file (required for xlsx)")
 def report_cmd(fmt: str, out: str | None) -> None:
     """The analyst's table: stated vs computed km², ratio, grade, county check, unresolved features."""
-    from app.build import run_build
     from app.report import report_table, write
     from app.spatial_checks import county_checks
 
     if fmt == "xlsx" and not out:
         raise click.UsageError("--format xlsx needs -o FILE.xlsx")
-    res = run_build()
+    res = current_store().result
     table = report_table(res.zones, county_checks(res.catalog, res.built))
     text = write(table, fmt, Path(out) if out else None)
     if text is not None:
@@ -284,7 +295,7 @@ def assign_cmd(points: str | None, lon: str | None, lat: str | None, crs: str, o
                id_column: str | None, geom_column: str | None, srid: int | None, chunk: int | None, engine: str,
                scheduler: str | None, no_progress: bool) -> None:  # fmt: skip
     """Assign every point of a file (CSV, GeoJSON, GeoParquet, GeoPackage) or a PostGIS table to zones."""
-    from app.assign import assign_file, build_index, to_lonlat_wgs84
+    from app.assign import assign_file, to_lonlat_wgs84
 
     if (points is None) == (table is None):
         raise click.UsageError("give a POINTS file or --table (a point table in the PostGIS database)")
@@ -304,7 +315,7 @@ def assign_cmd(points: str | None, lon: str | None, lat: str | None, crs: str, o
 
         stats = assign_dask(points, out, lon=lon, lat=lat, crs=crs, scheduler=scheduler)
     else:
-        stats = assign_file(build_index(), points, out, lon=lon, lat=lat, crs=crs, chunk=chunk,
+        stats = assign_file(current_index(), points, out, lon=lon, lat=lat, crs=crs, chunk=chunk,
                             progress=not no_progress)  # fmt: skip
     click.echo(
         f"{stats.rows} rows: {stats.in_zone} in a zone, {stats.outside} outside every zone, "
@@ -321,10 +332,11 @@ def assign_cmd(points: str | None, lon: str | None, lat: str | None, crs: str, o
 @click.option("--json", "as_json", is_flag=True)
 def site_cmd(lon: float, lat: float, crs: str, k: int, as_json: bool) -> None:
     """Site check for planners: containing zones, distance to their edges, county, nearest platforms."""
-    from app.assign import build_index
     from app.site import site_report
 
-    report = site_report(build_index(), lon, lat, crs=crs, k=k)
+    store = current_store()
+    index = store.zone_index()
+    report = site_report(index, lon, lat, crs=crs, k=k, platforms=store.platforms)
     if as_json:
         click.echo(_dump(report))
         return
@@ -352,12 +364,10 @@ def platforms_check_cmd(show_all: bool) -> None:
     """Platforms whose computed zone differs from the zone the text declares."""
     from collections import Counter
 
-    from app.assign import build_index
-    from app.build import run_build
-    from app.platforms import check_platforms, load_platforms
+    from app.platforms import check_platforms
 
-    res = run_build()
-    rows = check_platforms(load_platforms(catalog=res.catalog), build_index(res), res.catalog)
+    store = current_store()
+    rows = check_platforms(store.sources.platforms, store.zone_index(), store.sources.catalog)
     counts = Counter(r.status for r in rows)
     click.echo("platforms: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     for r in rows:
@@ -388,9 +398,8 @@ def serve_cmd(host: str | None, port: int | None) -> None:
 def map_cmd(corridor: str | None, gcj02: bool, out: str) -> None:
     """Write the Folium map of the catalog to an HTML file."""
     from app.maps import save_map
-    from app.store import Store
 
-    path = save_map(Store.build(), out, corridor=corridor, gcj02_base=gcj02)
+    path = save_map(current_store(), out, corridor=corridor, gcj02_base=gcj02)
     click.echo(f"wrote {path}", err=True)
 
 

@@ -79,6 +79,12 @@ class Store:
         return cls(zones=zones, platforms=plats, features=feats, counties=counties, version=version, result=res,
                    sources=sources)  # fmt: skip
 
+    def zone_index(self) -> Any:
+        """The assignment index of these zones and counties (app.assign.ZoneIndex)."""
+        from app.assign import ZoneIndex
+
+        return ZoneIndex(self.zones, self.counties.rename(columns={"id": "adcode"}))
+
     @cached_property
     def gazetteer(self) -> Any:
         """The gazetteer of the sources (with county lines), built on first use: only /parse needs it."""

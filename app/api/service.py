@@ -24,8 +24,7 @@ class Service:
 
     @classmethod
     def of(cls, store: Store, db: Database | None = None) -> Service:
-        counties = store.counties.rename(columns={"id": "adcode"})
-        return cls(store, ZoneIndex(store.zones, counties), TileRenderer(store), db)
+        return cls(store, store.zone_index(), TileRenderer(store), db)
 
     @classmethod
     def start(cls, settings: ServiceSettings, store: Store | None = None) -> Service:
