@@ -72,7 +72,7 @@ def main() -> None:
     print("|---|" + "---:|" * (len(names) + 1))
     for step in results[names[0]]:
         a, b = results[names[0]][step], results[names[1]][step]
-        print(f"| {step} | {a * 1000:,.1f} ms | {b * 1000:,.1f} ms | {b / a:.2f} |")
+        print(f"| {step} | {a * 1000:,.2f} ms | {b * 1000:,.2f} ms | {b / a:.2f} |")
 
 
 if __name__ == "__main__":
