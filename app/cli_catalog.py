@@ -257,9 +257,20 @@ def edit_platform_cmd(platform_id: str, lon: float | None, lat: float | None, da
 @click.argument("zone_id")
 @url_option
 @click.option("--json", "as_json", is_flag=True)
-def history_cmd(zone_id: str, url: str | None, as_json: bool) -> None:
+@click.option("--map", "map_file", type=click.Path(dir_okay=False), default=None,
+              help="also write a map of the zone's polygon at each version (HTML)")  # fmt: skip
+def history_cmd(zone_id: str, url: str | None, as_json: bool, map_file: str | None) -> None:
     """How a zone changed from build to build: who, when, why, area before → after, area that moved."""
-    rows = _db(url).history(zone_id)
+    db = _db(url)
+    rows = db.history(zone_id)
+    if map_file:
+        from app.maps import history_map
+
+        snap = db.load()
+        zones = snap.sources.catalog.zones if snap else {}
+        Path(map_file).parent.mkdir(parents=True, exist_ok=True)
+        history_map(zone_id, rows, zones[zone_id].name if zone_id in zones else "").save(map_file)
+        click.echo(f"wrote {map_file}", err=True)
     if as_json:
         click.echo(_dump([{k: v for k, v in h.items() if k != "geom"} for h in rows]))
         return

@@ -174,6 +174,10 @@ def _feature_geometry(value: Any, crs: str) -> shapely.Geometry:
         raise InputError(f"geometry is not valid GeoJSON: {err}") from err
     if geom.is_empty:
         raise InputError("geometry is empty")
+    if not geom.is_valid:
+        from shapely.validation import explain_validity
+
+        raise InputError(f"geometry is not valid ({explain_validity(geom)}); fix it before sending it")
     x0, y0, x1, y1 = geom.bounds
     if not (70 <= x0 <= x1 <= 140 and 0 <= y0 <= y1 <= 60):
         raise InputError(f"geometry lies outside China ({geom.bounds}); coordinates are lon/lat in {crs}")

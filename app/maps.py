@@ -433,3 +433,50 @@ def save_map(store: Store, path: str | Path, corridor: str | None = None, gcj02_
     out.parent.mkdir(parents=True, exist_ok=True)
     zone_map(store, corridor, gcj02_base=gcj02_base).save(str(out))
     return out
+
+
+HISTORY_COLORS = ["#9e9e9e", "#ff9800", "#2196f3", "#9c27b0", "#009688", "#e91e63"]
+
+
+def history_map(zone_id: str, versions: list[dict], name: str = "") -> folium.Map:
+    """How one zone moved: its polygon at each build that changed it, oldest grey and dashed, newest solid red.
+
+    `versions` are the rows of `Database.history` (geometry in `geom`, the run in `run`).
+    """
+    drawn = [v for v in versions if v.get("geom") is not None and not v["geom"].is_empty]
+    if not drawn:
+        raise InputError(f"zone {zone_id!r} has no polygon in its history")
+    m = folium.Map(tiles=None, control_scale=True, zoom_snap=0.25)
+    folium.TileLayer("OpenStreetMap", name="OpenStreetMap (WGS-84)").add_to(m)
+    for i, v in enumerate(drawn):
+        newest = i == len(drawn) - 1
+        color = "#d32f2f" if newest else HISTORY_COLORS[i % len(HISTORY_COLORS)]
+        run = v["run"]
+        area = _km2(v.get("area_after_km2"))
+        delta = v.get("area_delta_km2")
+        label = (
+            f"run {run['id']} · {_esc(_text(run['action']))} by {_esc(_text(run['actor']))} · "
+            f"{_esc(_text(run['finished_at']))[:16]}<br>{area} km²"
+            + (f" ({delta:+.2f})" if delta is not None and i > 0 else "")
+            + (f"<br>{_esc(_text(run.get('message')))}" if run.get("message") else "")
+        )
+        style = {"color": color, "weight": 3 if newest else 2, "fillColor": color,
+                 "fillOpacity": 0.15 if newest else 0.03, "dashArray": None if newest else "6 4"}  # fmt: skip
+        layer_name = f"<span style='color:{color}'>■</span> run {run['id']} ({_esc(_text(run['action']))}, {area})"
+        folium.GeoJson(
+            {"type": "Feature", "properties": {"run": run["id"]}, "geometry": mapping(_rounded(v["geom"]))},
+            name=layer_name,
+            style_function=lambda _f, s=style: s,
+            tooltip=folium.Tooltip(label, sticky=True),
+        ).add_to(m)
+    folium.LayerControl(position="topright", collapsed=False).add_to(m)
+    title = (
+        f"<div class='zone-history-title' style='position:fixed;top:12px;left:56px;z-index:1000;background:#fff;"
+        f"padding:6px 10px;border-radius:4px;box-shadow:0 1px 4px rgba(0,0,0,.3);font:13px sans-serif'>"
+        f"<b>{_esc(name or zone_id)}</b> ({_esc(zone_id)}): {len(drawn)} versions<br>"
+        f"newest solid red, earlier dashed; hover for who, when, why</div>"
+    )
+    m.get_root().html.add_child(folium.Element(title))
+    x0, y0, x1, y1 = shapely.union_all([v["geom"] for v in drawn]).bounds
+    m.fit_bounds([[y0, x0], [y1, x1]], padding=(10, 10))
+    return m

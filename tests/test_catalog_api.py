@@ -80,6 +80,9 @@ def test_two_edits_then_history_with_area_deltas(client):
     geo = client.get("/catalog/zones/qz-zhizao/history", params={"f": "geojson"})
     assert geo.headers["content-type"] == "application/geo+json"
     assert [f["properties"]["actor"] for f in geo.json()["features"]] == ["corridor", "alice", "bob"]
+    page = client.get("/catalog/zones/qz-zhizao/history", params={"f": "html"})
+    assert page.headers["content-type"].startswith("text/html") and "智造片区" in page.text
+    assert all(f"run {h['run']['id']} (" in page.text for h in hist)
     runs = client.get("/catalog/runs").json()["runs"]
     assert runs[0]["actor"] == "bob" and runs[0]["edit"]["id"] == "qz-zhizao"
     full = client.get(f"/catalog/runs/{runs[0]['id']}").json()

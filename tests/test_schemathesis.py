@@ -185,7 +185,7 @@ def _requests(store: Store) -> dict[str, list[dict[str, Any]]]:
         "POST /admin/reload": [{}],
         "GET /catalog/zones/{zone_id}": [{"path_parameters": {"zone_id": z}} for z in ("qz-core", "nope")],
         "GET /catalog/zones/{zone_id}/history": [
-            {"path_parameters": {"zone_id": z}, "query": {"f": f}} for z in ("qz-core", "nope") for f in ("json", "geojson")
+            {"path_parameters": {"zone_id": z}, "query": {"f": f}} for z in ("qz-core", "nope") for f in ("json", "geojson", "html")
         ],
         "GET /catalog/features/{feature_id}": [{"path_parameters": {"feature_id": f}} for f in ("quzhou-001", "nope")],
         "GET /catalog/platforms/{platform_id}": [

@@ -179,6 +179,9 @@ def test_new_feature_platform_location_and_bad_edits(db):
     with pytest.raises(InputError, match="outside China"):
         edits.edit(db, Edit("feature", "survey-road-1", {"geometry": {"type": "Point", "coordinates": [0, 0]}}),
                    actor="x")  # fmt: skip
+    bowtie = {"type": "Polygon", "coordinates": [[[118.8, 28.9], [118.9, 29], [118.9, 28.9], [118.8, 29], [118.8, 28.9]]]}
+    with pytest.raises(InputError, match="not valid"):
+        edits.edit(db, Edit("feature", "survey-road-1", {"geometry": bowtie}), actor="x")
     with pytest.raises(Conflict):
         edits.edit(db, Edit("feature", "survey-road-1", {"name": "x", "kind": "road", "geometry": line}, create=True),
                    actor="x")  # fmt: skip

@@ -6,7 +6,7 @@ import json
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from shapely.geometry import mapping
 
@@ -163,17 +163,24 @@ def edit_platform(request: Request, platform_id: str, body: PlatformPatch, actor
     return _committed(request, Edit("platform", platform_id, body.changes(), body.version), actor, body.message)
 
 
-@router.get("/catalog/zones/{zone_id}/history", operation_id="getZoneHistory", responses=media("application/geo+json"))
-def zone_history(request: Request, zone_id: str, f: str = Query("json", pattern="^(json|geojson)$")) -> Response:
+@router.get("/catalog/zones/{zone_id}/history", operation_id="getZoneHistory",
+            responses=media("application/geo+json", "text/html"))  # fmt: skip
+def zone_history(request: Request, zone_id: str, f: str = Query("json", pattern="^(json|geojson|html)$")) -> Response:
     """Every build that changed the zone, oldest first: who, when, why, area before/after/delta, polygon.
 
-    f=geojson: a FeatureCollection with the zone's polygon at each version, for a map of how it moved.
+    f=geojson: a FeatureCollection with the zone's polygon at each version; f=html: a map of how it moved.
     """
     rows = _db(request).history(zone_id)
     if not rows and zone_id not in request.app.state.service.store.versions.get("zones", {}):
         from app.errors import UnknownObject
 
         raise UnknownObject(f"no zone {zone_id!r} in the stored catalog")
+    if f == "html":
+        from app.maps import history_map
+
+        zones = request.app.state.service.store.sources.catalog.zones
+        name = zones[zone_id].name if zone_id in zones else ""
+        return HTMLResponse(history_map(zone_id, rows, name).get_root().render())
     if f == "geojson":
         feats = [{"type": "Feature", "id": f"{zone_id}@{h['run_id']}",
                   "geometry": mapping(h["geom"]) if h["geom"] is not None else None,
