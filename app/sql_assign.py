@@ -91,25 +91,40 @@ def assign_table(
               UNION ALL SELECT u.atom, p.id FROM u JOIN {Z} c ON c.id = u.id JOIN {Z} p ON p.id = c.parent_id
                         WHERE p.method = 'union of children')
             SELECT u.atom, u.id, d.depth FROM u JOIN zone_depth d ON d.id = u.id""").format(Z=Z))  # fmt: skip
+        # set-based joins driven by the few zone (and county) polygons over an indexed copy of the points,
+        # so PostGIS prepares each polygon once instead of testing every point against raw geometry
+        cur.execute(sql.SQL("""
+            CREATE TEMP TABLE pts ON COMMIT DROP AS
+            SELECT row_number() OVER () AS k, {key} AS point_id, {point} AS g FROM {src} p""").format(
+            key=key, point=point, src=_ident(table)))  # fmt: skip
+        cur.execute("CREATE INDEX ON pts USING gist (g)")
+        cur.execute("ANALYZE pts")
+        cur.execute(sql.SQL("""
+            CREATE TEMP TABLE hits ON COMMIT DROP AS
+            SELECT p.k, zp.zone_id FROM {P} zp JOIN {Z} z ON z.id = zp.zone_id
+            JOIN pts p ON ST_Intersects(zp.geom, p.g) WHERE z.method <> 'union of children'""").format(P=P, Z=Z))  # fmt: skip
+        cur.execute(sql.SQL("""
+            CREATE TEMP TABLE county_parts ON COMMIT DROP AS
+            SELECT id, ST_Subdivide(geom, 256) AS geom FROM {C}""").format(C=C))  # fmt: skip
+        cur.execute("CREATE INDEX ON county_parts USING gist (geom)")
+        cur.execute("""
+            CREATE TEMP TABLE point_county ON COMMIT DROP AS
+            SELECT DISTINCT ON (p.k) p.k, c.id FROM county_parts c JOIN pts p ON ST_Intersects(c.geom, p.g)
+            ORDER BY p.k, c.id""")  # fmt: skip
         cur.execute(sql.SQL("DROP TABLE IF EXISTS {out}").format(out=_ident(out)))
         cur.execute(sql.SQL("""
             CREATE TABLE {out} AS
-            SELECT {key} AS point_id, a.zone_id, a.zone_path, z.corridor, c.id AS county_adcode
-            FROM {src} p
-            CROSS JOIN LATERAL (SELECT {point} AS g) pt
-            LEFT JOIN LATERAL (
-              SELECT array_agg(DISTINCT zp.zone_id) AS atoms FROM {P} zp JOIN {Z} z ON z.id = zp.zone_id
-              WHERE z.method <> 'union of children' AND ST_Intersects(zp.geom, pt.g)) h ON true
-            LEFT JOIN LATERAL (
-              SELECT
-                (SELECT z.id FROM {Z} z JOIN zone_depth d ON d.id = z.id WHERE z.id = ANY(h.atoms)
-                 ORDER BY d.depth DESC, z.area_km2, z.id LIMIT 1) AS zone_id,
-                (SELECT string_agg(x.id, ';' ORDER BY x.depth, x.id)
-                 FROM (SELECT DISTINCT u.id, u.depth FROM zone_up u WHERE u.atom = ANY(h.atoms)) x) AS zone_path
-            ) a ON true
-            LEFT JOIN {Z} z ON z.id = a.zone_id
-            LEFT JOIN LATERAL (SELECT id FROM {C} c WHERE ST_Intersects(c.geom, pt.g) ORDER BY id LIMIT 1) c ON true
-            """).format(out=_ident(out), key=key, src=_ident(table), point=point, P=P, Z=Z, C=C))  # fmt: skip
+            SELECT p.point_id, d.zone_id, pa.zone_path, z.corridor, c.id AS county_adcode
+            FROM pts p
+            LEFT JOIN (SELECT DISTINCT ON (h.k) h.k, h.zone_id FROM hits h
+                       JOIN zone_depth d ON d.id = h.zone_id JOIN {Z} z ON z.id = h.zone_id
+                       ORDER BY h.k, d.depth DESC, z.area_km2, z.id) d ON d.k = p.k
+            LEFT JOIN (SELECT x.k, string_agg(x.id, ';' ORDER BY x.depth, x.id) AS zone_path
+                       FROM (SELECT DISTINCT h.k, u.id, u.depth FROM hits h JOIN zone_up u ON u.atom = h.zone_id) x
+                       GROUP BY x.k) pa ON pa.k = p.k
+            LEFT JOIN {Z} z ON z.id = d.zone_id
+            LEFT JOIN point_county c ON c.k = p.k
+            ORDER BY p.k""").format(out=_ident(out), Z=Z))  # fmt: skip
         cur.execute(sql.SQL("SELECT count(*), count(zone_id) FROM {out}").format(out=_ident(out)))
         rows, inside = cur.fetchone()
         cur.execute("COMMIT")
