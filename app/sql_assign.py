@@ -64,7 +64,7 @@ def assign_table(
     if db.kind != "postgis":
         raise InputError("--table runs the assignment inside PostGIS: set CORRIDOR_DATABASE_URL=postgresql://…")
     t0 = time.perf_counter()
-    out = out or f"{table}_zones"
+    out = out or f"{table.rpartition('.')[2]}_zones"
     s = db.dialect.schema
     conn = db.dialect.connect()
     try:
@@ -78,14 +78,23 @@ def assign_table(
         key = sql.SQL("p.{}").format(sql.Identifier(id_column)) if id_column else sql.SQL("p.ctid::text")
         Z, P, C = (sql.Identifier(s, n) for n in ("zones", "zone_parts", "counties"))
         cur.execute("BEGIN")
+        # scratch tables in a schema of their own (temporary tables cannot use parallel workers); the schema is
+        # dropped before the commit, and a failure rolls it back with everything else
+        cur.execute("SELECT current_schema(), current_setting('search_path'), pg_backend_pid()")
+        home, path, pid = cur.fetchone()
+        scratch = f"corridor_assign_{pid}"
+        table = table if "." in table else f"{home}.{table}"
+        out = out if "." in out else f"{home}.{out}"
+        cur.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(scratch)))
+        cur.execute(sql.SQL("SET LOCAL search_path TO {}, ").format(sql.Identifier(scratch)) + sql.SQL(path))
         cur.execute(sql.SQL("""
-            CREATE TEMP TABLE zone_depth ON COMMIT DROP AS
+            CREATE UNLOGGED TABLE zone_depth AS
             WITH RECURSIVE d AS (
               SELECT id, 0 AS depth FROM {Z} WHERE parent_id IS NULL
               UNION ALL SELECT z.id, d.depth + 1 FROM {Z} z JOIN d ON z.parent_id = d.id)
             SELECT * FROM d""").format(Z=Z))  # fmt: skip
         cur.execute(sql.SQL("""
-            CREATE TEMP TABLE zone_up ON COMMIT DROP AS
+            CREATE UNLOGGED TABLE zone_up AS
             WITH RECURSIVE u AS (
               SELECT id AS atom, id FROM {Z} WHERE method <> 'union of children' AND geom IS NOT NULL
               UNION ALL SELECT u.atom, p.id FROM u JOIN {Z} c ON c.id = u.id JOIN {Z} p ON p.id = c.parent_id
@@ -94,21 +103,22 @@ def assign_table(
         # set-based joins driven by the few zone (and county) polygons over an indexed copy of the points,
         # so PostGIS prepares each polygon once instead of testing every point against raw geometry
         cur.execute(sql.SQL("""
-            CREATE TEMP TABLE pts ON COMMIT DROP AS
+            CREATE UNLOGGED TABLE pts AS
             SELECT row_number() OVER () AS k, {key} AS point_id, {point} AS g FROM {src} p""").format(
             key=key, point=point, src=_ident(table)))  # fmt: skip
         cur.execute("CREATE INDEX ON pts USING gist (g)")
         cur.execute("ANALYZE pts")
         cur.execute(sql.SQL("""
-            CREATE TEMP TABLE hits ON COMMIT DROP AS
+            CREATE UNLOGGED TABLE hits AS
             SELECT p.k, zp.zone_id FROM {P} zp JOIN {Z} z ON z.id = zp.zone_id
             JOIN pts p ON ST_Intersects(zp.geom, p.g) WHERE z.method <> 'union of children'""").format(P=P, Z=Z))  # fmt: skip
         cur.execute(sql.SQL("""
-            CREATE TEMP TABLE county_parts ON COMMIT DROP AS
-            SELECT id, ST_Subdivide(geom, 256) AS geom FROM {C}""").format(C=C))  # fmt: skip
+            CREATE UNLOGGED TABLE county_parts AS
+            SELECT id, ST_Subdivide(geom, 64) AS geom FROM {C}""").format(C=C))  # fmt: skip
         cur.execute("CREATE INDEX ON county_parts USING gist (geom)")
+        cur.execute("ANALYZE county_parts")
         cur.execute("""
-            CREATE TEMP TABLE point_county ON COMMIT DROP AS
+            CREATE UNLOGGED TABLE point_county AS
             SELECT DISTINCT ON (p.k) p.k, c.id FROM county_parts c JOIN pts p ON ST_Intersects(c.geom, p.g)
             ORDER BY p.k, c.id""")  # fmt: skip
         cur.execute(sql.SQL("DROP TABLE IF EXISTS {out}").format(out=_ident(out)))
@@ -127,6 +137,7 @@ def assign_table(
             ORDER BY p.k""").format(out=_ident(out), Z=Z))  # fmt: skip
         cur.execute(sql.SQL("SELECT count(*), count(zone_id) FROM {out}").format(out=_ident(out)))
         rows, inside = cur.fetchone()
+        cur.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(scratch)))
         cur.execute("COMMIT")
     except Exception as e:
         import psycopg

@@ -267,6 +267,8 @@ def test_sql_assignment_matches_the_engine(request):
     with psycopg.connect(url, autocommit=True) as conn:
         rows = conn.execute("SELECT point_id, zone_id, zone_path, corridor, county_adcode FROM pts_zones "
                             "ORDER BY point_id").fetchall()  # fmt: skip
+        scratch = conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'corridor_assign_%'").fetchone()
+        assert scratch[0] == 0  # the scratch tables are gone
     ans = ZoneIndex(store.zones, store.counties.rename(columns={"id": "adcode"})).assign(lon, lat, nearest=False)
     assert stats.rows == len(lon) and stats.in_zone == int((ans.answer > 0).sum()) > len(lon) // 3
     for pid, zone_id, path, corridor, county in rows:
