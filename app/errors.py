@@ -19,3 +19,7 @@ class UnknownObject(CorridorError):
 
 class Conflict(CorridorError):
     """A write based on a version that another writer has replaced meanwhile (optimistic concurrency)."""
+
+
+class StorageUnavailable(CorridorError):
+    """The catalog storage cannot be reached or is busy (a database server down, a locked file)."""

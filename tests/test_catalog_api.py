@@ -117,3 +117,27 @@ def test_service_follows_commits_of_other_processes(client):
                      actor="cli")  # fmt: skip
     assert client.get("/catalog").json()["version"] == out.run.version
     assert client.get("/catalog/zones/qz-zhihui").json()["body"]["area"]["km2"] == 12
+
+
+def test_a_database_outage_is_a_503_and_the_loaded_catalog_stays_served(tmp_path):
+    from app.storage import cluster
+
+    if cluster.unavailable():
+        pytest.skip(f"PostGIS backend not tested: {cluster.unavailable()}")
+    pg = cluster.start()
+    try:
+        settings = ServiceSettings(database_url=pg.url, write_token="t", refresh_seconds=0, rate_limit_per_minute=0)
+        with TestClient(create_app(settings)) as c:
+            assert c.get("/catalog/runs").status_code == 200
+            pg.stop_server()
+            items = c.get("/collections/zones/items", params={"limit": 3})
+            assert items.status_code == 200 and items.json()["numberReturned"] == 3
+            down = c.get("/catalog/runs")
+            assert down.status_code == 503 and down.headers["content-type"] == "application/problem+json"
+            edit = c.patch("/catalog/zones/qz-zhizao", json={"version": 1, "area": "规划面积20平方公里"},
+                           headers={"Authorization": "Bearer t"})  # fmt: skip
+            assert edit.status_code == 503
+            pg.start_server()
+            assert c.get("/catalog/runs").status_code == 200
+    finally:
+        pg.stop()

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.errors import CatalogError, Conflict, CorridorError, InputError, UnknownObject
+from app.errors import CatalogError, Conflict, CorridorError, InputError, StorageUnavailable, UnknownObject
 
 log = logging.getLogger("corridor.api")
 PROBLEM = "application/problem+json"
@@ -24,7 +24,8 @@ def problem_doc(description: str) -> dict:
 
 PROBLEM_RESPONSES = {400: problem_doc("Bad Request (invalid parameters or input)"), 404: problem_doc("Not Found"),
                      413: problem_doc("Content Too Large"), 422: problem_doc("Unprocessable Content"),
-                     429: problem_doc("Too Many Requests")}  # fmt: skip
+                     429: problem_doc("Too Many Requests"),
+                     503: problem_doc("Service Unavailable (the catalog storage cannot be reached)")}  # fmt: skip
 
 
 def media(*types: str) -> dict:
@@ -55,6 +56,7 @@ class Unauthorized(CorridorError):
 STATUS: list[tuple[type[CorridorError], int, str]] = [
     (UnknownObject, 404, "Not Found"),
     (Conflict, 409, "Conflict"),
+    (StorageUnavailable, 503, "Service Unavailable"),
     (Unauthorized, 401, "Unauthorized"),
     (InputError, 400, "Bad Request"),
     (CatalogError, 422, "Unprocessable Content"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -9,6 +10,7 @@ from dataclasses import dataclass, field
 from app.api.settings import ServiceSettings
 from app.assign import ZoneIndex
 from app.edits import ensure_catalog
+from app.errors import CorridorError
 from app.storage import Database, open_storage
 from app.store import Store
 from app.tiles import TileRenderer
@@ -35,6 +37,7 @@ class Service:
         return cls.of(ensure_catalog(db, settings.catalog_dir).store(), db)
 
 
+log = logging.getLogger("corridor.api")
 _reload_lock = threading.Lock()
 
 
@@ -68,5 +71,8 @@ def follow(app_state, settings: ServiceSettings) -> None:
     if svc.db is None or now - svc.checked < settings.refresh_seconds:
         return
     svc.checked = now
-    if svc.db.version() != svc.store.version:
-        reload(app_state, settings)
+    try:
+        if svc.db.version() != svc.store.version:
+            reload(app_state, settings)
+    except CorridorError as e:  # storage down or busy: keep serving the catalog already loaded
+        log.warning("cannot check the storage for a new catalog version: %s", e)

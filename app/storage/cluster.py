@@ -45,14 +45,24 @@ class Cluster:
     port: int
     bin_dir: Path
     as_pg: list[str]
+    options: str
 
     @property
     def url(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
-    def stop(self) -> None:
+    def stop_server(self) -> None:
+        """Stop the server, keeping its data (start_server brings it back)."""
         subprocess.run([*self.as_pg, str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)  # fmt: skip
+
+    def start_server(self) -> None:
+        subprocess.run([*self.as_pg, str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-l", str(self.data / "log"),
+                        "-w", "-o", self.options, "start"], stdout=subprocess.DEVNULL, check=True)  # fmt: skip
+
+    def stop(self) -> None:
+        """Stop the server and remove its data."""
+        self.stop_server()
         shutil.rmtree(self.data, ignore_errors=True)
 
 
@@ -73,6 +83,6 @@ def start(settings: dict[str, str] | None = None) -> Cluster:
                     "--no-sync"], **run)  # fmt: skip
     conf = {"listen_addresses": "127.0.0.1", "fsync": "off", **(settings or {})}
     opts = f"-p {port} -k {data} " + " ".join(f"-c {k}={v}" for k, v in conf.items())
-    subprocess.run([*as_pg, str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(data / "log"), "-w", "-o", opts,
-                    "start"], **run)  # fmt: skip
-    return Cluster(data, port, bin_dir, as_pg)
+    c = Cluster(data, port, bin_dir, as_pg, opts)
+    c.start_server()
+    return c

@@ -17,7 +17,7 @@ import shapely
 
 from app.catalog import Catalog, CorridorFile
 from app.crs import WGS84, to_metres
-from app.errors import InputError
+from app.errors import InputError, StorageUnavailable
 from app.gazetteer import COLUMNS as FEATURE_COLUMNS
 from app.platforms import Platform
 from app.sources import Sources
@@ -119,12 +119,18 @@ class Database:
     def _reader(self) -> Iterator[Any]:
         """The shared reading connection, inside one read transaction (one snapshot of every table)."""
         with self._conn_lock:
-            if self._conn is None:
-                self._conn = self.dialect.connect()
-            cur = self._conn.cursor()
-            self.dialect.begin_read(cur)
+            try:
+                if self._conn is None:
+                    self._conn = self.dialect.connect()
+                cur = self._conn.cursor()
+                self.dialect.begin_read(cur)
+            except self.dialect.connection_errors() as e:
+                self._conn = None  # a server restart or a dropped connection: a new one next time
+                raise StorageUnavailable(f"the catalog storage is unavailable: {str(e).strip()}") from e
             try:
                 yield cur
+            except self.dialect.connection_errors() as e:
+                raise StorageUnavailable(f"the catalog storage is unavailable: {str(e).strip()}") from e
             finally:
                 try:
                     cur.execute("ROLLBACK")
@@ -292,6 +298,10 @@ class Database:
             yield w
             if not w.committed:
                 cur.execute("ROLLBACK")
+        except self.dialect.connection_errors() as e:
+            with suppress(Exception):
+                cur.execute("ROLLBACK")
+            raise StorageUnavailable(f"the catalog storage is unavailable or busy: {str(e).strip()}") from e
         except BaseException:
             with suppress(Exception):
                 cur.execute("ROLLBACK")

@@ -68,6 +68,10 @@ class Dialect:
     def decode_time(v: Any) -> str | None:
         return v.isoformat(timespec="seconds") if isinstance(v, datetime) else v
 
+    def connection_errors(self) -> tuple[type[Exception], ...]:
+        """Driver errors that mean the storage is unreachable or busy, not that a request is wrong."""
+        return ()
+
     # ---- transactions
     def begin_read(self, cur: Any) -> None:
         cur.execute("BEGIN")
@@ -172,6 +176,9 @@ class GeoPackage(Dialect):
                 (*box, name),
             )
 
+    def connection_errors(self) -> tuple[type[Exception], ...]:
+        return (sqlite3.OperationalError,)
+
     def begin_write(self, cur: Any) -> None:
         cur.execute("BEGIN IMMEDIATE")  # the database's single write lock, taken now rather than at first write
 
@@ -198,7 +205,9 @@ class PostGIS(Dialect):
         try:
             return psycopg.connect(self.url, autocommit=True, connect_timeout=10)
         except psycopg.Error as e:
-            raise InputError(f"cannot connect to {redact(self.url)}: {str(e).strip()}") from e
+            from app.errors import StorageUnavailable
+
+            raise StorageUnavailable(f"cannot connect to {redact(self.url)}: {str(e).strip()}") from e
 
     def table(self, name: str) -> str:
         return f"{self.schema}.{name}"
@@ -255,6 +264,11 @@ class PostGIS(Dialect):
         from psycopg.types.json import Jsonb
 
         return Jsonb(v)
+
+    def connection_errors(self) -> tuple[type[Exception], ...]:
+        import psycopg
+
+        return (psycopg.OperationalError, psycopg.InterfaceError)
 
     def begin_read(self, cur: Any) -> None:
         cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")  # one snapshot for every table
