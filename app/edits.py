@@ -290,19 +290,30 @@ def import_files(
 ) -> Outcome:
     """Replace the stored sources with the repository's files and rebuild every zone.
 
-    Refuses (Conflict) when edits were committed since the last import, unless `force`: the files do not
-    have them, so importing would undo them (they stay in the history).
+    Refuses (Conflict) when the files would undo edits committed since the last import (the files do not have
+    them), unless `force`; undone edits stay in the history.
     """
+    from app.storage.database import SPEC_KINDS, diff_sources
+
     sources = Sources.from_files(catalog_dir)
     with db.writer() as w:
         snap = w.snapshot()
-        pending = w.edits_since_import()
-        if pending and not force:
-            raise Conflict(
-                f"{len(pending)} edit(s) since the last import (latest: run {pending[-1]['id']} by "
-                f"{pending[-1]['actor']}); importing the files would undo them. Use `corridor db rebuild` to "
-                "rebuild the stored catalog, or --force to import anyway"
-            )
+        if snap is not None and not force:
+            edited = {(kind, oid) for run in w.edits_since_import() for kind in SPEC_KINDS
+                      for what in ("added", "changed", "removed") for oid in run["changes"][kind][what]}  # fmt: skip
+            diff = diff_sources(snap.sources, sources)
+            undone = sorted(
+                (kind, oid) for kind in SPEC_KINDS for what in ("added", "changed", "removed")
+                for oid in diff[kind][what] if (kind, oid) in edited
+            )  # fmt: skip
+            if undone:
+                names = ", ".join(f"{kind[:-1]} {oid}" for kind, oid in undone[:8])
+                more = f" and {len(undone) - 8} more" if len(undone) > 8 else ""
+                raise Conflict(
+                    f"importing the files would undo edits committed since the last import ({names}{more}). "
+                    "Put the edits into the files, or use `corridor db rebuild` to rebuild the stored catalog, "
+                    "or --force to import anyway (the history keeps the edits)"
+                )
         store = Store.from_sources(sources, counties=snap.counties if snap else None)
         run = w.commit(store, actor=actor, action="import", message=message or "import from files")
     return Outcome(run, store, run.zones_rebuilt)

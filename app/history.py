@@ -6,6 +6,7 @@ from typing import Any
 
 import geopandas as gpd
 import pandas as pd
+import shapely
 
 from app.crs import to_metres
 
@@ -22,6 +23,13 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
+def same_shape(a: shapely.Geometry, b: shapely.Geometry, tol: float = 1e-9) -> bool:
+    """Equal to within `tol` degrees, whatever the vertex order (a union rebuilt from the same parts may differ)."""
+    if a.equals_exact(b, tolerance=tol):
+        return True
+    return bool(shapely.hausdorff_distance(a, b) < tol)
+
+
 def zone_deltas(before: gpd.GeoDataFrame | None, after: gpd.GeoDataFrame) -> list[dict[str, Any]]:
     """One record per zone that is new, gone, or changed in geometry or in what describes it."""
     old = {r["id"]: r for r in before.to_dict("records")} if before is not None else {}
@@ -30,9 +38,7 @@ def zone_deltas(before: gpd.GeoDataFrame | None, after: gpd.GeoDataFrame) -> lis
     for zid in [*new, *(z for z in old if z not in new)]:
         a, b = old.get(zid), new.get(zid)
         ga, gb = (a or {}).get("geometry"), (b or {}).get("geometry")
-        same_geom = (ga is None and gb is None) or (
-            ga is not None and gb is not None and ga.equals_exact(gb, tolerance=1e-9)
-        )
+        same_geom = (ga is None and gb is None) or (ga is not None and gb is not None and same_shape(ga, gb))
         if a is not None and b is not None and same_geom and all(_same(a[c], b[c]) for c in COMPARED):
             continue
         ma = to_metres(ga) if ga is not None else None

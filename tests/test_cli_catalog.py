@@ -43,7 +43,7 @@ def test_init_build_edit_history(run, tmp_path):
     assert "edit" in run("runs").splitlines()[0]
     assert "catalog version" in run("db", "status")
     refused = run("build", "--out", str(tmp_path / "exports"), code=2)
-    assert "would undo them" in refused
+    assert "would undo edits" in refused and "zone qz-zhizao" in refused
     assert "run 3" in run("db", "rebuild", "-m", "builder changed")
 
 
