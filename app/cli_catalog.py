@@ -127,6 +127,13 @@ version_option = click.option(
 message_option = click.option("-m", "--message", default="", help="why: goes into the build history")
 
 
+def edit_options(command):
+    """--expect-version, -m/--message, --actor and --database-url: what every edit command takes."""
+    for option in (url_option, actor_option, message_option, version_option):
+        command = option(command)
+    return command
+
+
 @edit_group.command("show")
 @click.argument("kind", type=click.Choice(["zone", "feature", "platform"]))
 @click.argument("object_id")
@@ -142,10 +149,7 @@ def edit_show_cmd(kind: str, object_id: str, url: str | None) -> None:
 @click.argument("zone_id")
 @click.option("--boundary", default=None, help="the new 四至 text (- reads standard input)")
 @click.option("--area", default=None, help="the new stated area, as words: 规划面积11.95平方公里")
-@version_option
-@message_option
-@actor_option
-@url_option
+@edit_options
 def edit_zone_cmd(zone_id: str, boundary: str | None, area: str | None, version: int | None, message: str,
                   actor: str | None, url: str | None) -> None:  # fmt: skip
     """Replace a zone's 四至 and/or stated area; the document's words stay as a variant."""
@@ -173,10 +177,7 @@ def edit_zone_cmd(zone_id: str, boundary: str | None, area: str | None, version:
 @click.option("--accuracy-m", type=float, default=None, help="estimated position error of the geometry, metres")
 @click.option("--source", default=None, help="where the geometry comes from (default: edit by ACTOR)")
 @click.option("--note", default=None)
-@version_option
-@message_option
-@actor_option
-@url_option
+@edit_options
 def edit_feature_cmd(feature_id: str, create: bool, name: str | None, aliases: str | None, kind: str | None,
                      geometry_file: str | None, crs: str, accuracy_m: float | None, source: str | None,
                      note: str | None, version: int | None, message: str, actor: str | None,
@@ -227,10 +228,7 @@ def read_geometry(path: str) -> dict[str, Any]:
 @click.option("--location-source", default=None, help="where the location comes from")
 @click.option("--no-location", is_flag=True, help="remove the location")
 @click.option("--declared-zone", default=None, help="the zone the documents place it in")
-@version_option
-@message_option
-@actor_option
-@url_option
+@edit_options
 def edit_platform_cmd(platform_id: str, lon: float | None, lat: float | None, datum: str, precision_m: float | None,
                       location_source: str | None, no_location: bool, declared_zone: str | None,
                       version: int | None, message: str, actor: str | None, url: str | None) -> None:  # fmt: skip
