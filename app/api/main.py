@@ -10,7 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from app import __version__
 from app.api import analysis, catalog, errors, maps, ogc, tiles
 from app.api.middleware import BodyLimit, FollowStorage, RateLimit, ResponseCache
-from app.api.service import Service, follow
+from app.api.service import Service, follow, follow_due
 from app.api.settings import ServiceSettings
 from app.store import Store
 
@@ -45,7 +45,8 @@ def create_app(settings: ServiceSettings | None = None, store: Store | None = No
     app.add_middleware(ResponseCache, version=lambda scope: scope["app"].state.service.store.version,
                        prefixes=("/collections", "/tiles/", "/conformance", "/analysis/areas"),
                        entries=settings.tile_cache_size)  # fmt: skip
-    app.add_middleware(FollowStorage, follow=lambda state: follow(state, settings))
+    app.add_middleware(FollowStorage, due=lambda state: follow_due(state, settings),
+                       follow=lambda state: follow(state, settings))  # fmt: skip
     app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     for module in (ogc, tiles, analysis, catalog, maps):

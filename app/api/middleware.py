@@ -153,13 +153,17 @@ class ResponseCache:
 
 
 class FollowStorage:
-    """Before a request, pick up a catalog version another process committed (checked at most every second)."""
+    """Before a request, pick up a catalog version another process committed (checked at most every second).
 
-    def __init__(self, app: ASGIApp, follow):
-        self.app, self.follow = app, follow
+    `due(state)` is a cheap test run on the event loop; only when it is true does `follow(state)` (storage I/O,
+    perhaps a reload) run, in a worker thread.
+    """
+
+    def __init__(self, app: ASGIApp, due, follow):
+        self.app, self.due, self.follow = app, due, follow
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        if scope["type"] == "http" and self.due(scope["app"].state):
             from starlette.concurrency import run_in_threadpool
 
             await run_in_threadpool(self.follow, scope["app"].state)

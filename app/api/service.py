@@ -61,16 +61,21 @@ def swap(app_state, store: Store) -> Service:
         return fresh
 
 
+def follow_due(app_state, settings: ServiceSettings) -> bool:
+    """Whether it is time to ask the storage for a newer catalog (cheap: no I/O, fine on the event loop)."""
+    svc: Service = app_state.service
+    return svc.db is not None and time.monotonic() - svc.checked >= settings.refresh_seconds
+
+
 def follow(app_state, settings: ServiceSettings) -> None:
     """Reload when another process (a CLI edit, another worker) committed a new catalog version.
 
     Asks the storage at most once per `refresh_seconds`: a reader sees another writer's commit within that time.
     """
-    svc: Service = app_state.service
-    now = time.monotonic()
-    if svc.db is None or now - svc.checked < settings.refresh_seconds:
+    if not follow_due(app_state, settings):
         return
-    svc.checked = now
+    svc: Service = app_state.service
+    svc.checked = time.monotonic()
     try:
         if svc.db.version() != svc.store.version:
             reload(app_state, settings)
