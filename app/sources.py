@@ -8,7 +8,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from app.catalog import Catalog, CorridorFile, Zone, load_catalog
+from app.catalog import Catalog, load_catalog
 from app.crs import GK120, WGS84
 from app.gazetteer import COLUMNS, Gazetteer, county_features
 from app.platforms import Platform, load_platforms
@@ -34,15 +34,6 @@ class Sources:
         return Gazetteer(gpd.GeoDataFrame(table, geometry="geometry", crs=WGS84), metric_crs=GK120)
 
     # ---- edits return new Sources; the catalog objects are immutable
-    def with_zone(self, zone: Zone, corridor_file: CorridorFile | None = None) -> Sources:
-        files = {}
-        for key, f in self.catalog.files.items():
-            if zone.id in {z.id for z in f.zones}:
-                zones = [zone if z.id == zone.id else z for z in f.zones]
-                f = (corridor_file or f).model_copy(update={"zones": zones})
-            files[key] = f
-        return replace(self, catalog=Catalog(files))
-
     def with_features(self, features: gpd.GeoDataFrame) -> Sources:
         return replace(self, features=features.reset_index(drop=True))
 

@@ -53,14 +53,6 @@ def reload(app_state, settings: ServiceSettings) -> Service:
         return fresh
 
 
-def swap(app_state, store: Store) -> Service:
-    """Serve a store this process has just committed."""
-    with _reload_lock:
-        fresh = Service.of(store, app_state.service.db)
-        app_state.service = fresh
-        return fresh
-
-
 def follow_due(app_state, settings: ServiceSettings) -> bool:
     """Whether it is time to ask the storage for a newer catalog (cheap: no I/O, fine on the event loop)."""
     svc: Service = app_state.service
