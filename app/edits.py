@@ -22,6 +22,7 @@ from app.build import from_frame
 from app.catalog import Area, Boundary, Catalog, CorridorFile, Document, Source, Zone
 from app.crs import WGS84
 from app.errors import CatalogError, Conflict, InputError, UnknownObject
+from app.features import Feature
 from app.gazetteer import COLUMNS, name_keys
 from app.parser import parse
 from app.platforms import Platform
@@ -64,6 +65,13 @@ def _zone_names(catalog: Catalog) -> dict[tuple[str, str], str]:
     return {(catalog.corridor_of[z.id], n): z.id for z in catalog for n in (z.name, *z.aliases)}
 
 
+def named_features(zone: Zone) -> list[Feature]:
+    """Every feature the zone's 四至 names, on any side of any part."""
+    if zone.boundary is None:
+        return []
+    return [f for part in parse(zone.boundary.text).parts for feats in part.sides().values() for f in feats]
+
+
 def dependencies(catalog: Catalog) -> dict[str, set[str]]:
     """Zone → the zones its polygon is built from: siblings its 四至 names, the parent that clips it, children."""
     names = _zone_names(catalog)
@@ -73,12 +81,10 @@ def dependencies(catalog: Catalog) -> dict[str, set[str]]:
         if not own:
             deps[z.id] |= set(catalog.children[z.id])
             continue
-        for part in parse(z.boundary.text).parts:
-            for feats in part.sides().values():
-                for f in feats:
-                    ref = names.get((catalog.corridor_of[z.id], f.name))
-                    if ref and ref != z.id:
-                        deps[z.id].add(ref)
+        for f in named_features(z):
+            ref = names.get((catalog.corridor_of[z.id], f.name))
+            if ref and ref != z.id:
+                deps[z.id].add(ref)
         parent = catalog.zones.get(z.parent) if z.parent else None
         if parent is not None and parent.boundary is not None and parent.geometry_from == "boundary":
             deps[z.id].add(parent.id)
@@ -87,15 +93,10 @@ def dependencies(catalog: Catalog) -> dict[str, set[str]]:
 
 def zones_naming(catalog: Catalog, keys: set[str]) -> set[str]:
     """Zones whose 四至 names a feature matched by any of `keys` (gazetteer name keys)."""
-    out = set()
-    for z in catalog:
-        if z.boundary is None:
-            continue
-        for part in parse(z.boundary.text).parts:
-            for feats in part.sides().values():
-                if any(name_keys(f.name, f.aliases, f.qualifiers.get("ref")) & keys for f in feats):
-                    out.add(z.id)
-    return out
+    return {
+        z.id for z in catalog
+        if any(name_keys(f.name, f.aliases, f.qualifiers.get("ref")) & keys for f in named_features(z))
+    }  # fmt: skip
 
 
 def affected_zones(catalog: Catalog, seeds: set[str]) -> set[str]:
