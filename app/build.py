@@ -60,11 +60,9 @@ class CatalogBuilder:
             for z in self.catalog
             if self.catalog.corridor_of[z.id] == corridor and z.id != zone.id
         }
-        for p in parse(zone.boundary.text).parts:
-            for feats in p.sides().values():
-                for f in feats:
-                    if f.name in names and names[f.name] not in self.built:
-                        return True
+        for f in parse(zone.boundary.text).features():
+            if f.name in names and names[f.name] not in self.built:
+                return True
         return False
 
     def county_polygon(self, zone: Zone) -> BaseGeometry | None:

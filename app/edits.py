@@ -69,7 +69,7 @@ def named_features(zone: Zone) -> list[Feature]:
     """Every feature the zone's 四至 names, on any side of any part."""
     if zone.boundary is None:
         return []
-    return [f for part in parse(zone.boundary.text).parts for feats in part.sides().values() for f in feats]
+    return parse(zone.boundary.text).features()
 
 
 def dependencies(catalog: Catalog) -> dict[str, set[str]]:

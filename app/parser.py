@@ -107,6 +107,10 @@ class ParseResult:
             return round(sum(p.area.km2 for p in self.parts), 6)  # type: ignore[union-attr]
         return None
 
+    def features(self) -> list[Feature]:
+        """Every feature named on any side of any part, in order."""
+        return [f for p in self.parts for feats in p.sides().values() for f in feats]
+
     def to_dict(self) -> dict[str, Any]:
         parts = []
         for p in self.parts:
