@@ -363,30 +363,53 @@ class Writer:
 
     def commit(
         self, store: Store, *, actor: str, action: str, message: str = "", zones_rebuilt: list[str] | None = None,
-        extra: dict[str, Any] | None = None, expect_version: str | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> RunRecord:  # fmt: skip
-        """Replace the catalog with `store` (built from `store.sources`) and record the run; then commit."""
+        """Replace the catalog with `store` (built from `store.sources`), record the run and its zone history,
+        and commit."""
         from app.history import zone_deltas
 
         before = self.snapshot()
         previous = before.version if before else None
-        if expect_version is not None and previous != expect_version:
-            from app.errors import Conflict
-
-            raise Conflict(f"the catalog is at version {previous}, not {expect_version}: reload and retry")
-        sources: Sources = store.sources
-        changes = {**diff_sources(before.sources if before else None, sources), **(extra or {})}
-        old_versions = before.versions if before else {k: {} for k in SPEC_KINDS}
-        bumped = {kind: set(changes[kind]["changed"]) for kind in SPEC_KINDS}
+        changes = {**diff_sources(before.sources if before else None, store.sources), **(extra or {})}
+        old = before.versions if before else {k: {} for k in SPEC_KINDS}
 
         def version(kind: str, oid: str) -> int:
-            v = old_versions[kind].get(oid)
-            return 1 if v is None else v + (oid in bumped[kind])
+            v = old[kind].get(oid)
+            return 1 if v is None else v + (oid in changes[kind]["changed"])
 
-        cur, t = self.cur, self.db.t
+        self._replace_catalog(store, version)
+        rebuilt = sorted(zones_rebuilt if zones_rebuilt is not None else store.result.zones["id"])
+        seconds = time.perf_counter() - self.t0
+        d, t = self.db.dialect, self.db.t
+        self.cur.execute(
+            d.sql(
+                f"INSERT INTO {t('build_runs')} (started_at, finished_at, actor, action, message, changes, "
+                "zones_rebuilt, previous_version, version, seconds) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                "RETURNING id"
+            ),
+            (self.started, _now(), actor, action, message, d.encode_json(changes), d.encode_json(rebuilt),
+             previous, store.version, round(seconds, 3)),
+        )  # fmt: skip
+        run_id = int(self.cur.fetchone()[0])
+        deltas = zone_deltas(before.zones if before else None, store.result.zones)
+        self._insert(S.ZONE_HISTORY, [{**h, "run_id": run_id} for h in deltas])
+        self.cur.execute(
+            d.sql(f"UPDATE {t('catalog_state')} SET version = %s, run_id = %s, updated_at = %s WHERE id = 1"),
+            (store.version, run_id, _now()),
+        )
+        d.after_write(self.cur)
+        self.cur.execute("COMMIT")
+        self.committed = True
+        return RunRecord(run_id, store.version, previous, rebuilt, changes,
+                         [{k: v for k, v in h.items() if k != "geom"} for h in deltas], seconds)  # fmt: skip
+
+    def _replace_catalog(self, store: Store, version) -> None:
+        """Every catalog table rewritten from `store`; counties only into an empty table (package data)."""
         for table in reversed(S.CATALOG_TABLES):
             if table is not S.COUNTIES:
-                cur.execute(f"DELETE FROM {t(table.name)}")
+                self.cur.execute(f"DELETE FROM {self.db.t(table.name)}")
+        sources: Sources = store.sources
         cat = sources.catalog
         self._insert(S.CORRIDORS, [
             {"id": f.corridor, "file": key, "position": i,
@@ -398,27 +421,23 @@ class Writer:
              "body": z.model_dump(mode="json", exclude_defaults=True)}
             for i, z in enumerate(cat)
         ])  # fmt: skip
-        zones = store.result.zones
-        zrows = [
-            {**r, "parent_id": r["parent_id"] or None, "geom": r["geometry"]}
-            for r in zones.to_dict("records")
-        ]
-        self._insert(S.ZONES, zrows)
-        parts = []
-        for r in zrows:
-            if r["geom"] is None:
-                continue
-            for i, poly in enumerate(shapely.get_parts(r["geom"]), 1):
-                parts.append({"zone_id": r["id"], "part": i, "area_km2": to_metres(poly).area / 1e6, "geom": poly})
-        self._insert(S.ZONE_PARTS, parts)
-        located = store.platforms.set_index("id")
+        zones = [{**r, "parent_id": r["parent_id"] or None, "geom": r["geometry"]}
+                 for r in store.result.zones.to_dict("records")]  # fmt: skip
+        self._insert(S.ZONES, zones)
+        self._insert(S.ZONE_PARTS, [
+            {"zone_id": r["id"], "part": i, "area_km2": to_metres(poly).area / 1e6, "geom": poly}
+            for r in zones if r["geom"] is not None
+            for i, poly in enumerate(shapely.get_parts(r["geom"]), 1)
+        ])  # fmt: skip
+        located = {r["id"]: r for r in store.platforms.to_dict("records")}
         self._insert(S.PLATFORMS, [
             {"id": p.id, "name": p.name, "kind": p.kind, "declared_zone": p.declared_zone,
              "corridor": cat.corridor_of.get(p.declared_zone or ""), "position": i,
              "version": version("platforms", p.id), "body": p.model_dump(mode="json", exclude_defaults=True),
-             **({"precision_m": located.at[p.id, "precision_m"], "location_source": located.at[p.id, "location_source"],
-                 "conflicts": located.at[p.id, "conflicts"], "geom": located.at[p.id, "geometry"]}
-                if p.id in located.index else {"conflicts": ";".join(c.zone for c in p.conflicts)})}
+             "conflicts": ";".join(c.zone for c in p.conflicts),
+             "precision_m": located.get(p.id, {}).get("precision_m"),
+             "location_source": located.get(p.id, {}).get("location_source"),
+             "geom": located.get(p.id, {}).get("geometry")}
             for i, p in enumerate(sources.platforms)
         ])  # fmt: skip
         self._insert(S.FEATURES, [
@@ -426,30 +445,6 @@ class Writer:
              "version": version("features", r["id"]), "geom": r["geometry"]}
             for i, r in enumerate(sources.features.to_dict("records"))
         ])  # fmt: skip
-        cur.execute(f"SELECT count(*) FROM {t('counties')}")
-        if cur.fetchone()[0] == 0:
+        self.cur.execute(f"SELECT count(*) FROM {self.db.t('counties')}")
+        if self.cur.fetchone()[0] == 0:
             self._insert(S.COUNTIES, [{**r, "geom": r["geometry"]} for r in store.counties.to_dict("records")])
-        seconds = time.perf_counter() - self.t0
-        rebuilt = sorted(zones_rebuilt if zones_rebuilt is not None else zones["id"])
-        d = self.db.dialect
-        cur.execute(
-            d.sql(
-                f"INSERT INTO {t('build_runs')} (started_at, finished_at, actor, action, message, changes, "
-                "zones_rebuilt, previous_version, version, seconds) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-                "RETURNING id"
-            ),
-            (self.started, _now(), actor, action, message, d.encode_json(changes), d.encode_json(rebuilt),
-             previous, store.version, round(seconds, 3)),
-        )  # fmt: skip
-        run_id = int(cur.fetchone()[0])
-        deltas = zone_deltas(before.zones if before else None, zones)
-        self._insert(S.ZONE_HISTORY, [{**h, "run_id": run_id} for h in deltas])
-        cur.execute(
-            d.sql(f"UPDATE {t('catalog_state')} SET version = %s, run_id = %s, updated_at = %s WHERE id = 1"),
-            (store.version, run_id, _now()),
-        )
-        d.after_write(cur)
-        cur.execute("COMMIT")
-        self.committed = True
-        return RunRecord(run_id, store.version, previous, rebuilt, changes,
-                         [{k: v for k, v in h.items() if k != "geom"} for h in deltas], seconds)  # fmt: skip
